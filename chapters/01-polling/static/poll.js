@@ -1,0 +1,34 @@
+// Chapter 1: ask the server "anything after my cursor?" again and
+// again, every interval.
+"use strict";
+
+const interval = Number(document.currentScript.dataset.intervalMs);
+let timer = null;
+let polling = false;
+
+// ANCHOR: poll
+async function poll() {
+  clearTimeout(timer);
+  if (polling) return; // one request at a time
+  polling = true;
+  try {
+    // The cursor makes every poll cheap and safe: the server sends
+    // only what we have not seen, and nothing is lost between polls.
+    const response = await fetch(`/messages?after=${chat.cursor}`);
+    if (!response.ok) throw new Error(await chat.errorOf(response));
+    chat.show(await response.json());
+    chat.setStatus(`polling every ${interval / 1000} s`);
+  } catch (e) {
+    chat.setStatus(`poll failed (${e.message}); trying again`, true);
+  } finally {
+    polling = false;
+    // setTimeout after the answer, not setInterval: a slow answer
+    // never piles up requests behind it.
+    timer = setTimeout(poll, interval);
+  }
+}
+// ANCHOR_END: poll
+
+// After our own post, poll at once instead of waiting.
+chat.onPosted(poll);
+poll();

@@ -1,0 +1,85 @@
+//! The chat in a real browser: two headless Chromium pages, one posts
+//! through the form, the other shows the message at its next poll.
+//! Skipped (and says so) where Chromium is not installed; on CI
+//! (`CI=true`) a missing Chromium fails instead.
+
+use std::time::Duration;
+
+use ch01_polling::{serve, Config};
+use wire::{EventKind, Tap, TestServer};
+
+/// Bounds a failure, not a speed: a passing test goes on at once.
+const PATIENCE: Duration = Duration::from_secs(15);
+
+#[tokio::test]
+async fn a_message_posted_in_one_page_appears_in_the_other() {
+    let Some(browser) = wire::browser::chromium().await else {
+        return;
+    };
+    let config = Config {
+        interval: Duration::from_millis(200),
+        ..Config::default()
+    };
+    let server =
+        TestServer::start(|listener, shutdown| serve(listener, config, shutdown))
+            .await;
+    // The pages load through the tap, so the test can also check what
+    // the browser itself sent.
+    let tap = Tap::start(server.addr()).await.unwrap();
+    let url = format!("http://{}/", tap.addr());
+
+    let ana = browser.page().await;
+    let ben = browser.page().await;
+    ana.goto(&url).await;
+    ben.goto(&url).await;
+    ben.wait_for_text("#status", "polling every 0.2 s", PATIENCE)
+        .await;
+
+    ana.fill("#user", "ana").await;
+    ana.fill("#text", "hello from ana").await;
+    ana.click("#send button").await;
+    ben.wait_for_text("#messages", "hello from ana", PATIENCE)
+        .await;
+    ana.wait_for_text("#messages", "hello from ana", PATIENCE)
+        .await;
+
+    // A message is text, never HTML: the tags show as typed.
+    ben.fill("#user", "ben").await;
+    ben.fill("#text", "<b>not bold</b>").await;
+    ben.click("#send button").await;
+    ana.wait_for_text("#messages", "<b>not bold</b>", PATIENCE)
+        .await;
+    assert_eq!(
+        ana.eval("document.querySelectorAll('#messages b').length")
+            .await,
+        0
+    );
+    // Each message once, in order, on both pages.
+    let ids =
+        "[...document.querySelectorAll('#messages li')].map(li => li.dataset.id)";
+    assert_eq!(ana.eval(ids).await, serde_json::json!(["1", "2"]));
+    assert_eq!(ben.eval(ids).await, serde_json::json!(["1", "2"]));
+
+    // An error from the server is shown to the user, in its words.
+    ana.fill("#user", "   ").await;
+    ana.fill("#text", "who am I?").await;
+    ana.click("#send button").await;
+    ana.wait_for_text("#error", "user must not be blank", PATIENCE)
+        .await;
+
+    // The browser revalidates on its own: with `cache-control:
+    // no-cache` and an ETag, it sends `If-None-Match` and takes the
+    // 304 as the cached `[]`, without a line of our JavaScript.
+    tap.wait_until("a poll answered 304", PATIENCE, |events| {
+        events.iter().any(|e| match &e.kind {
+            EventKind::Data { bytes, .. } => {
+                bytes.starts_with(b"HTTP/1.1 304 Not Modified")
+            }
+            _ => false,
+        })
+    })
+    .await;
+
+    ana.close().await;
+    ben.close().await;
+}

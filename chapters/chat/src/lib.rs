@@ -1,0 +1,23 @@
+//! The chat that every chapter of the book serves (SPEC.md §3).
+//!
+//! It is written once, here, so that each chapter adds only its way of
+//! delivering new messages, and the reader compares like with like.
+//!
+//! - [`message`]: what a message is, and the rules a new one follows.
+//! - [`store`]: the newest messages in memory, and news of new ones.
+//! - [`routes`]: `POST /messages` and `GET /messages?after=ID`.
+//! - [`reply`]: JSON answers, and the JSON error every failure uses.
+//! - [`errors`]: turns warp's rejections (404, 405, …) into JSON errors.
+//! - [`assets`]: the page parts every chapter's page shares.
+//! - [`server`]: what every chapter binary does around its routes.
+
+pub mod assets;
+pub mod errors;
+pub mod message;
+pub mod reply;
+pub mod routes;
+pub mod server;
+pub mod store;
+
+pub use message::{Message, NewMessage};
+pub use store::Store;

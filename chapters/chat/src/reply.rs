@@ -1,0 +1,39 @@
+//! Small helpers that build the chat's HTTP answers.
+
+use serde::Serialize;
+use warp::http::{header, HeaderValue, StatusCode};
+use warp::reply::Response;
+
+/// A JSON answer with the given status.
+pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
+    let body = serde_json::to_vec(value).expect("chat values always serialize");
+    json_bytes(status, body)
+}
+
+/// A JSON answer whose body is already encoded.
+pub fn json_bytes(status: StatusCode, body: Vec<u8>) -> Response {
+    let mut response = Response::new(body.into());
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+// ANCHOR: error
+/// Every error of the chat is `{"error": "<what is wrong, in words>"}`
+/// with a status that says which kind of mistake it is.
+pub fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    #[derive(Serialize)]
+    struct Error {
+        error: String,
+    }
+    json(
+        status,
+        &Error {
+            error: message.into(),
+        },
+    )
+}
+// ANCHOR_END: error

@@ -1,0 +1,60 @@
+//! What every chapter binary does around its routes: flags, logs,
+//! the `listening on` line and a graceful stop (SPEC.md §2).
+
+use std::io::Write;
+use std::net::SocketAddr;
+
+use tokio::net::TcpListener;
+
+/// Logs go to stderr, filtered by `RUST_LOG` (default: `info`), so
+/// stdout holds only the `listening on` line.
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Binds `addr` and prints `listening on http://HOST:PORT` with the
+/// real port (port 0 asks the system for a free one).
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener, String> {
+    let listener = TcpListener::bind(addr).await.map_err(|e| {
+        format!(
+            "cannot listen on {addr}: {e}\n\
+             hint: is another server using this port? \
+             Try --addr 127.0.0.1:0 for a free port."
+        )
+    })?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    let mut stdout = std::io::stdout().lock();
+    // Flush now: a script that starts the server waits for this line.
+    let _ = writeln!(stdout, "listening on http://{local}");
+    let _ = stdout.flush();
+    Ok(listener)
+}
+
+/// Completes on Ctrl-C or SIGTERM: the signal to stop gracefully.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,104 @@
+// The chat every chapter's page shares: the message list, the form
+// that posts, and the error line. A chapter's own script only
+// receives messages and hands them to `chat.show`.
+"use strict";
+
+const chat = (() => {
+  const list = document.getElementById("messages");
+  const status = document.getElementById("status");
+  const error = document.getElementById("error");
+  const form = document.getElementById("send");
+  const user = document.getElementById("user");
+  const text = document.getElementById("text");
+  // The cursor: the id of the newest message shown. Ids only grow,
+  // so a message with an id at or below it is already on the page.
+  let cursor = 0;
+  const posted = [];
+
+  // ANCHOR: show
+  function show(messages) {
+    for (const message of messages) {
+      if (message.id <= cursor) continue; // seen before: never twice
+      const item = document.createElement("li");
+      item.dataset.id = message.id;
+      const name = document.createElement("span");
+      name.className = "user";
+      // textContent, never innerHTML: a message is text, and text
+      // such as "<img onerror=...>" must not become a page element.
+      name.textContent = message.user;
+      const body = document.createElement("span");
+      body.className = "text";
+      body.textContent = message.text;
+      item.append(name, body);
+      list.append(item);
+      cursor = message.id;
+    }
+    list.scrollTop = list.scrollHeight;
+  }
+  // ANCHOR_END: show
+
+  function setStatus(message, isError = false) {
+    status.textContent = message;
+    status.classList.toggle("error", isError);
+  }
+
+  function showError(message) {
+    error.textContent = message;
+    error.hidden = !message;
+  }
+
+  // The server explains every failure as {"error": "..."}.
+  async function errorOf(response) {
+    try {
+      const body = await response.json();
+      if (body && typeof body.error === "string") return body.error;
+    } catch (_) {
+      // not JSON: fall through to the status line
+    }
+    return `${response.status} ${response.statusText}`;
+  }
+
+  // ANCHOR: post
+  async function post(event) {
+    event.preventDefault();
+    localStorage.setItem("chat.user", user.value);
+    let response;
+    try {
+      response = await fetch("/messages", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ user: user.value, text: text.value }),
+      });
+    } catch (e) {
+      showError(`could not reach the server: ${e.message}`);
+      return;
+    }
+    if (!response.ok) {
+      showError(await errorOf(response));
+      return;
+    }
+    showError("");
+    text.value = "";
+    // Do not show our own message here: messages from others with
+    // smaller ids may still be on their way. The chapter's way of
+    // receiving shows it, in order, like every other message.
+    for (const listener of posted) listener(await response.json());
+  }
+  // ANCHOR_END: post
+
+  user.value = localStorage.getItem("chat.user") || "";
+  form.addEventListener("submit", post);
+
+  return {
+    show,
+    setStatus,
+    showError,
+    errorOf,
+    get cursor() {
+      return cursor;
+    },
+    onPosted(listener) {
+      posted.push(listener);
+    },
+  };
+})();

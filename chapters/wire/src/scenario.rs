@@ -1,0 +1,132 @@
+//! A chapter's server behind a tap, driven step by step by a test.
+//!
+//! ```ignore
+//! let s = Scenario::start("127.0.0.1:3001", |listener, shutdown| {
+//!     ch01_polling::serve(listener, Config::default(), shutdown)
+//! })
+//! .await;
+//! let mut c1 = s.connect().await;
+//! let r = c1.send(Request::get("/messages?after=0")).await;
+//! insta::assert_snapshot!("empty_poll", s.transcript().text());
+//! ```
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::client::Client;
+use crate::tap::Tap;
+use crate::transcript::Transcript;
+
+/// A server started on `127.0.0.1:0` the way every chapter starts:
+/// `serve(listener, shutdown)` (the mini-redis shape). Dropping it
+/// asks the server to stop.
+pub struct TestServer {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl TestServer {
+    /// Binds a free port on 127.0.0.1 and spawns `serve` on it.
+    pub async fn start<F, Fut>(serve: F) -> TestServer
+    where
+        F: FnOnce(TcpListener, Shutdown) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel();
+        let shutdown = Shutdown(stopped);
+        let task = tokio::spawn(serve(listener, shutdown));
+        TestServer {
+            addr,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The base URL, `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Sends the shutdown signal and waits (at most `limit`) for the
+    /// server to finish. Returns whether it did.
+    pub async fn stop(mut self, limit: Duration) -> bool {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let task = self.task.take().unwrap();
+        tokio::time::timeout(limit, task).await.is_ok()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// The shutdown signal a test hands to `serve`: it completes when the
+/// test stops the server (or drops it).
+pub struct Shutdown(oneshot::Receiver<()>);
+
+impl Future for Shutdown {
+    type Output = ();
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        std::pin::Pin::new(&mut self.0).poll(cx).map(|_| ())
+    }
+}
+
+/// A server, a tap in front of it, and the clients of one story.
+pub struct Scenario {
+    pub server: TestServer,
+    pub tap: Tap,
+    host: String,
+}
+
+impl Scenario {
+    /// Starts the server and the tap. `host` is what clients write in
+    /// their `host` header: the chapter's own address, as a reader's
+    /// curl would write it, so transcripts match the book's commands.
+    pub async fn start<F, Fut>(host: &str, serve: F) -> Scenario
+    where
+        F: FnOnce(TcpListener, Shutdown) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let server = TestServer::start(serve).await;
+        let tap = Tap::start(server.addr()).await.expect("start the tap");
+        Scenario {
+            server,
+            tap,
+            host: host.into(),
+        }
+    }
+
+    /// A new connection through the tap: `C1`, then `C2`, …
+    pub async fn connect(&self) -> Client {
+        Client::connect(&self.tap, &self.host).await
+    }
+
+    /// Everything recorded so far, decoded, ports and dates replaced.
+    pub fn transcript(&self) -> Transcript {
+        let ports = [self.tap.addr().port(), self.server.addr().port()];
+        Transcript::new(&self.tap.events(), &ports)
+    }
+}

@@ -1,0 +1,246 @@
+//! The tap: a TCP relay that records every byte it passes on.
+//!
+//! ```text
+//! client ──▶ tap (127.0.0.1:any) ──▶ server
+//!        ◀──                     ◀──
+//! ```
+//!
+//! The tap writes an event down *before* it passes the bytes on. So
+//! when a client has read an answer, the answer is already in the
+//! recording, and a test that goes step by step records the same
+//! events in the same order every run.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::http1::Dir;
+
+/// Something that happened on a tapped connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    /// The connection: 1 for the first one the tap accepted, then 2, …
+    pub conn: usize,
+    pub kind: EventKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    /// A client connected from `client` (its address and port).
+    Open { client: SocketAddr },
+    /// Bytes went one way.
+    Data { dir: Dir, bytes: Vec<u8> },
+    /// One side closed its way (a TCP FIN), or the connection broke.
+    Close { dir: Dir },
+}
+
+/// A running tap. Dropping it stops the tap and all its connections.
+pub struct Tap {
+    addr: SocketAddr,
+    upstream: SocketAddr,
+    shared: Arc<Shared>,
+    task: JoinHandle<()>,
+}
+
+struct Shared {
+    events: Mutex<Vec<Event>>,
+    /// The number of events so far; waiters watch it grow.
+    count: watch::Sender<usize>,
+    /// A copy of each event, for a live display.
+    live: Option<mpsc::UnboundedSender<Event>>,
+}
+
+impl Shared {
+    fn record(&self, conn: usize, kind: EventKind) {
+        let event = Event { conn, kind };
+        let mut events = self.events.lock().unwrap();
+        if let Some(live) = &self.live {
+            let _ = live.send(event.clone());
+        }
+        events.push(event);
+        self.count.send_replace(events.len());
+    }
+}
+
+impl Tap {
+    /// Starts a tap on `127.0.0.1` (a free port) in front of `upstream`.
+    pub async fn start(upstream: SocketAddr) -> std::io::Result<Tap> {
+        Tap::start_on("127.0.0.1:0".parse().unwrap(), upstream, None).await
+    }
+
+    /// Starts a tap on `listen` in front of `upstream`; if `live` is
+    /// given, every event is also sent there as it happens.
+    pub async fn start_on(
+        listen: SocketAddr,
+        upstream: SocketAddr,
+        live: Option<mpsc::UnboundedSender<Event>>,
+    ) -> std::io::Result<Tap> {
+        let listener = TcpListener::bind(listen).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            events: Mutex::new(Vec::new()),
+            count: watch::Sender::new(0),
+            live,
+        });
+        let task = tokio::spawn(accept_loop(listener, upstream, shared.clone()));
+        Ok(Tap {
+            addr,
+            upstream,
+            shared,
+            task,
+        })
+    }
+
+    /// Where clients connect to be recorded.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The server the tap passes bytes on to.
+    pub fn upstream(&self) -> SocketAddr {
+        self.upstream
+    }
+
+    /// A copy of everything recorded so far, in order.
+    pub fn events(&self) -> Vec<Event> {
+        self.shared.events.lock().unwrap().clone()
+    }
+
+    /// Waits until `done` holds for the recording. Panics after
+    /// `timeout` with `what`: a bound for a test that would hang, not
+    /// a measure of speed.
+    pub async fn wait_until(
+        &self,
+        what: &str,
+        timeout: Duration,
+        mut done: impl FnMut(&[Event]) -> bool,
+    ) {
+        let mut count = self.shared.count.subscribe();
+        let waiting = async {
+            loop {
+                if done(&self.shared.events.lock().unwrap()) {
+                    return;
+                }
+                if count.changed().await.is_err() {
+                    return;
+                }
+            }
+        };
+        if tokio::time::timeout(timeout, waiting).await.is_err() {
+            panic!(
+                "the tap waited {timeout:?} for {what}; recorded so far:\n{:#?}",
+                self.events()
+            );
+        }
+    }
+
+    /// The connection number of the client at `client`, once the tap
+    /// has accepted it.
+    pub async fn conn_of(&self, client: SocketAddr) -> usize {
+        let what = format!("the connection from {client}");
+        let mut conn = 0;
+        self.wait_until(&what, Duration::from_secs(10), |events| {
+            events.iter().any(|e| match e.kind {
+                EventKind::Open { client: c } if c == client => {
+                    conn = e.conn;
+                    true
+                }
+                _ => false,
+            })
+        })
+        .await;
+        conn
+    }
+}
+
+impl Drop for Tap {
+    fn drop(&mut self) {
+        // Aborting the accept loop drops its JoinSet, which aborts
+        // every connection it relays.
+        self.task.abort();
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    upstream: SocketAddr,
+    shared: Arc<Shared>,
+) {
+    let mut conns = tokio::task::JoinSet::new();
+    let mut next = 1;
+    loop {
+        let Ok((client, peer)) = listener.accept().await else {
+            continue;
+        };
+        let conn = next;
+        next += 1;
+        shared.record(conn, EventKind::Open { client: peer });
+        let shared = shared.clone();
+        conns.spawn(async move {
+            match TcpStream::connect(upstream).await {
+                Ok(server) => relay(conn, client, server, shared).await,
+                Err(e) => {
+                    tracing::warn!("tap: cannot reach {upstream}: {e}");
+                    shared.record(conn, EventKind::Close { dir: Dir::ToClient });
+                }
+            }
+        });
+        // Forget the connections that have ended.
+        while conns.try_join_next().is_some() {}
+    }
+}
+
+async fn relay(
+    conn: usize,
+    client: TcpStream,
+    server: TcpStream,
+    shared: Arc<Shared>,
+) {
+    // Small writes must go out at once, as the endpoints wrote them.
+    let _ = client.set_nodelay(true);
+    let _ = server.set_nodelay(true);
+    let (client_read, client_write) = client.into_split();
+    let (server_read, server_write) = server.into_split();
+    let up = copy(
+        conn,
+        Dir::ToServer,
+        client_read,
+        server_write,
+        shared.clone(),
+    );
+    let down = copy(conn, Dir::ToClient, server_read, client_write, shared);
+    tokio::join!(up, down);
+}
+
+/// Passes bytes one way, recording each read before writing it on.
+async fn copy(
+    conn: usize,
+    dir: Dir,
+    mut from: OwnedReadHalf,
+    mut to: OwnedWriteHalf,
+    shared: Arc<Shared>,
+) {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match from.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                let bytes = buf[..n].to_vec();
+                shared.record(conn, EventKind::Data { dir, bytes });
+                if to.write_all(&buf[..n]).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    // Record the close first, then pass it on (a TCP FIN), so the
+    // other side sees it only once it is in the recording.
+    shared.record(conn, EventKind::Close { dir });
+    let _ = to.shutdown().await;
+}
