@@ -26,6 +26,7 @@ fn poll(after: u64) -> Request {
     Request::get(&format!("/messages?after={after}"))
 }
 
+// ANCHOR: empty_poll
 #[tokio::test]
 async fn empty_poll() {
     let s = start().await;
@@ -36,6 +37,7 @@ async fn empty_poll() {
     c1.close(&s.tap).await;
     assert_transcript!("empty_poll", s.transcript().text());
 }
+// ANCHOR_END: empty_poll
 
 #[tokio::test]
 async fn post_then_poll() {
@@ -206,6 +208,7 @@ async fn conditional_poll_answered_304() {
     // ...but for a poll with a cursor, the empty answer `[]` was
     // already small: the 304 saves 2 bytes of body, and the request
     // grows by its If-None-Match line.
+    // ANCHOR: saving
     // 32 + 19 + 2 bytes fewer (content-type, content-length, `[]`),
     // but "304 Not Modified" is 10 bytes longer than "200 OK".
     let type_line = "content-type: application/json\r\n".len();
@@ -215,6 +218,7 @@ async fn conditional_poll_answered_304() {
     assert_eq!(down(4) - down(5), saved);
     let asked = format!("if-none-match: {etag}\r\n").len();
     assert_eq!(up(5) - up(4), asked);
+    // ANCHOR_END: saving
     assert!(up(5) > up(4));
     assert_transcript!("conditional_poll", t.text());
 }

@@ -49,7 +49,7 @@ impl Store {
     pub fn post(&self, new: NewMessage) -> Message {
         let mut inner = self.inner.lock().unwrap();
         let message = Message {
-            id: self.newest.borrow().to_owned() + 1,
+            id: *self.newest.borrow() + 1,
             user: new.user,
             text: new.text,
         };

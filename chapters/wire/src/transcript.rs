@@ -383,15 +383,12 @@ impl Transcript {
                 (Dir::ToClient, 1) => "response",
                 (Dir::ToClient, _) => "responses",
             };
-            let _ = writeln!(
-                out,
-                "{name:>3} {} {:>3} {kind:<9} {:>7} B = {:>6} payload + {:>6} overhead",
-                dir.arrow(),
-                c.messages,
-                c.total(),
-                c.payload,
-                c.overhead,
-            );
+            let (total, payload, overhead) = (c.total(), c.payload, c.overhead);
+            let bytes =
+                format!("{total:>7} B = {payload:>6} payload + {overhead:>6}");
+            let (arrow, n) = (dir.arrow(), c.messages);
+            let _ =
+                writeln!(out, "{name:>3} {arrow} {n:>3} {kind:<9} {bytes} overhead");
         };
         for (conn, counts) in &self.counts {
             let name = format!("C{conn}");
