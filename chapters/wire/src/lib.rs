@@ -7,6 +7,7 @@
 //!   counts the bytes; [`diagram`] draws it as a sequence diagram.
 //! - [`client`]: a raw-socket client that writes exact bytes.
 //! - [`scenario`]: a chapter's server behind a tap, for tests.
+//! - [`process`]: a chapter binary run as a reader runs it.
 //! - [`browser`]: headless Chromium for the real-browser tests.
 //!
 //! `cargo run -p wire -- --listen 127.0.0.1:4000 --to 127.0.0.1:3001`
@@ -16,6 +17,7 @@ pub mod browser;
 pub mod client;
 pub mod diagram;
 pub mod http1;
+pub mod process;
 pub mod scenario;
 pub mod tap;
 pub mod transcript;

@@ -44,7 +44,7 @@ async fn main() -> ExitCode {
     );
     let mut decoder = Decoder::new();
     // Live output keeps real dates and ports: nothing to compare with.
-    let plain = Normalizer::default();
+    let plain = Normalizer::none();
     loop {
         tokio::select! {
             event = events.recv() => {
