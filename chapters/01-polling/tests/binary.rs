@@ -34,7 +34,7 @@ async fn serves_the_page_with_its_interval_and_stops_on_sigterm() {
     let all = c1.send(Request::get("/messages")).await.json();
     assert_eq!(all.as_array().unwrap().len(), 2);
     assert_eq!(all[0]["text"], "two");
-    c1.close(&tap).await;
+    c1.close().await;
 
     let status = server.terminate(Duration::from_secs(10)).await;
     assert!(status.success(), "exit status {status}");

@@ -34,7 +34,7 @@ async fn empty_poll() {
     let r = c1.send(poll(0)).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.text(), "[]");
-    c1.close(&s.tap).await;
+    c1.close().await;
     assert_transcript!("empty_poll", s.transcript().text());
 }
 // ANCHOR_END: empty_poll
@@ -52,7 +52,7 @@ async fn post_then_poll() {
     // Asked again with the new cursor, the server has nothing more.
     let r = c1.send(poll(1)).await;
     assert_eq!(r.text(), "[]");
-    c1.close(&s.tap).await;
+    c1.close().await;
     assert_transcript!("post_then_poll", s.transcript().text());
 }
 
@@ -73,8 +73,8 @@ async fn two_clients_poll_while_one_posts() {
     // Both poll again: nothing new, and both pay for asking.
     assert_eq!(ana.send(poll(1)).await.text(), "[]");
     assert_eq!(ben.send(poll(1)).await.text(), "[]");
-    ana.close(&s.tap).await;
-    ben.close(&s.tap).await;
+    ana.close().await;
+    ben.close().await;
     let t = s.transcript();
     // 6 polls, 1 post; 4 of the 6 polls found nothing.
     assert_eq!(t.total(wire::Dir::ToServer).messages, 7);
@@ -122,7 +122,7 @@ async fn every_error_case() {
     }
     // Nothing was stored.
     assert_eq!(c1.send(poll(0)).await.text(), "[]");
-    c1.close(&s.tap).await;
+    c1.close().await;
     // A body over 16 KiB: refused by its declared length, before the
     // server reads a byte of it.
     let mut c2 = s.connect().await;
@@ -133,8 +133,8 @@ async fn every_error_case() {
     assert_eq!(r.status, 413);
     // The unread body would be taken for the next request, so the
     // server closes the connection after its answer.
-    c2.expect_closed_by_server(&s.tap).await;
-    c2.close(&s.tap).await;
+    c2.expect_closed_by_server().await;
+    c2.close().await;
     assert_transcript!("every_error_case", s.transcript().text());
 }
 
@@ -174,13 +174,13 @@ async fn conditional_poll_answered_304() {
     for text in ["one", "two"] {
         assert_eq!(writer.send(post("ana", text)).await.status, 201);
     }
-    writer.close(&s.tap).await;
+    writer.close().await;
 
     // C2: the whole history, with its ETag.
     let mut c = s.connect().await;
     let full = c.send(poll(0)).await;
     let etag = full.header("etag").expect("an ETag").to_owned();
-    c.close(&s.tap).await;
+    c.close().await;
     // C3: the same question with If-None-Match: 304, no body.
     let mut c = s.connect().await;
     let again = poll(0).header("if-none-match", &etag);
@@ -188,17 +188,17 @@ async fn conditional_poll_answered_304() {
     assert_eq!(r.status, 304);
     assert_eq!(r.header("etag"), Some(etag.as_str()));
     assert!(r.body.is_empty());
-    c.close(&s.tap).await;
+    c.close().await;
     // C4 and C5: the same for an empty poll with a cursor.
     let mut c = s.connect().await;
     let empty = c.send(poll(2)).await;
     let etag = empty.header("etag").unwrap().to_owned();
-    c.close(&s.tap).await;
+    c.close().await;
     let mut c = s.connect().await;
     let conditional = poll(2).header("if-none-match", &etag);
     let r = c.send(conditional).await;
     assert_eq!(r.status, 304);
-    c.close(&s.tap).await;
+    c.close().await;
 
     let t = s.transcript();
     let down = |conn: usize| t.counts()[&conn][1].total();

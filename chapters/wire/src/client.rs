@@ -8,7 +8,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::http1::{Dir, Http1, Piece};
-use crate::tap::{EventKind, Tap};
+use crate::tap::{bytes_in, Event, EventKind, Recording, Tap};
 
 /// A request as a test writes it.
 #[derive(Clone, Debug)]
@@ -138,6 +138,9 @@ impl Response {
 /// One TCP connection through the tap.
 pub struct Client {
     conn: usize,
+    recording: Recording,
+    /// Bytes written so far, to wait until the tap has them all.
+    sent: usize,
     host: String,
     stream: TcpStream,
     decoder: Http1,
@@ -160,6 +163,8 @@ impl Client {
         let conn = tap.conn_of(stream.local_addr().unwrap()).await;
         Client {
             conn,
+            recording: Recording::clone(tap),
+            sent: 0,
             host: host.into(),
             stream,
             decoder: Http1::new(),
@@ -185,7 +190,8 @@ impl Client {
         self.write_raw(&bytes).await;
     }
 
-    /// Sends bytes exactly as given.
+    /// Sends bytes exactly as given, and returns once the tap has
+    /// recorded them: what the test does next is recorded after them.
     pub async fn write_raw(&mut self, bytes: &[u8]) {
         let mut ignored = Vec::new();
         // Our own decoder learns the method, to frame the response.
@@ -194,6 +200,14 @@ impl Client {
             .write_all(bytes)
             .await
             .expect("write to the tap");
+        self.sent += bytes.len();
+        let (conn, sent) = (self.conn, self.sent);
+        let what = format!("C{conn} to send {sent} bytes");
+        let recorded = |events: &[Event]| bytes_in(events, conn, Dir::ToServer);
+        let recording = &self.recording;
+        recording
+            .wait_until(&what, PATIENCE, |e| recorded(e) >= sent)
+            .await;
     }
 
     /// Reads one whole response (skipping `1xx` interim ones).
@@ -235,31 +249,32 @@ impl Client {
 
     /// Waits for the server to close the connection (after a response
     /// that said `connection: close`, for example).
-    pub async fn expect_closed_by_server(&mut self, tap: &Tap) {
+    pub async fn expect_closed_by_server(&mut self) {
         while !self.eof {
             self.read_more().await;
         }
-        self.wait_for_fin(tap, Dir::ToClient).await;
+        self.wait_for_fin(Dir::ToClient).await;
     }
 
     /// Closes our side and waits until both FINs are in the recording,
     /// so what follows in a test is recorded after them.
-    pub async fn close(mut self, tap: &Tap) {
+    pub async fn close(mut self) {
         let _ = self.stream.shutdown().await;
-        self.wait_for_fin(tap, Dir::ToServer).await;
+        self.wait_for_fin(Dir::ToServer).await;
         while !self.eof {
             self.read_more().await;
         }
-        self.wait_for_fin(tap, Dir::ToClient).await;
+        self.wait_for_fin(Dir::ToClient).await;
     }
 
-    async fn wait_for_fin(&self, tap: &Tap, dir: Dir) {
+    async fn wait_for_fin(&self, dir: Dir) {
         let conn = self.conn;
         let what = format!("C{conn} to close {}", dir.arrow());
-        tap.wait_until(&what, PATIENCE, |events| {
-            let close = EventKind::Close { dir };
-            events.iter().any(|e| e.conn == conn && e.kind == close)
-        })
-        .await;
+        self.recording
+            .wait_until(&what, PATIENCE, |events| {
+                let close = EventKind::Close { dir };
+                events.iter().any(|e| e.conn == conn && e.kind == close)
+            })
+            .await;
     }
 }

@@ -10,6 +10,7 @@
 //! recording, and a test that goes step by step records the same
 //! events in the same order every run.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -41,15 +42,33 @@ pub enum EventKind {
 }
 
 /// A running tap. Dropping it stops the tap and all its connections.
+///
+/// It derefs to its [`Recording`]: `tap.events()`, `tap.hold(…)`.
 pub struct Tap {
     addr: SocketAddr,
     upstream: SocketAddr,
-    shared: Arc<Shared>,
+    recording: Recording,
     task: JoinHandle<()>,
+}
+
+/// What a tap has recorded so far. Cloning it is cheap; clients keep
+/// a clone to wait for their own bytes to be recorded.
+#[derive(Clone)]
+pub struct Recording {
+    shared: Arc<Shared>,
+}
+
+impl std::ops::Deref for Tap {
+    type Target = Recording;
+    fn deref(&self) -> &Recording {
+        &self.recording
+    }
 }
 
 struct Shared {
     events: Mutex<Vec<Event>>,
+    /// Gates that a test closes to hold bytes back (see [`Tap::hold`]).
+    gates: Mutex<HashMap<(usize, Dir), watch::Sender<bool>>>,
     /// The number of events so far; waiters watch it grow.
     count: watch::Sender<usize>,
     /// A copy of each event, for a live display.
@@ -57,6 +76,16 @@ struct Shared {
 }
 
 impl Shared {
+    /// The gate of one direction of one connection: open (`true`)
+    /// unless a test holds it.
+    fn gate(&self, conn: usize, dir: Dir) -> watch::Sender<bool> {
+        let mut gates = self.gates.lock().unwrap();
+        let gate = gates
+            .entry((conn, dir))
+            .or_insert_with(|| watch::Sender::new(true));
+        gate.clone()
+    }
+
     fn record(&self, conn: usize, kind: EventKind) {
         let event = Event { conn, kind };
         let mut events = self.events.lock().unwrap();
@@ -85,6 +114,7 @@ impl Tap {
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             events: Mutex::new(Vec::new()),
+            gates: Mutex::new(HashMap::new()),
             count: watch::Sender::new(0),
             live,
         });
@@ -92,7 +122,7 @@ impl Tap {
         Ok(Tap {
             addr,
             upstream,
-            shared,
+            recording: Recording { shared },
             task,
         })
     }
@@ -106,7 +136,9 @@ impl Tap {
     pub fn upstream(&self) -> SocketAddr {
         self.upstream
     }
+}
 
+impl Recording {
     /// A copy of everything recorded so far, in order.
     pub fn events(&self) -> Vec<Event> {
         self.shared.events.lock().unwrap().clone()
@@ -134,10 +166,31 @@ impl Tap {
         };
         if tokio::time::timeout(timeout, waiting).await.is_err() {
             panic!(
-                "the tap waited {timeout:?} for {what}; recorded so far:\n{:#?}",
-                self.events()
+                "the tap waited {timeout:?} for {what}; recorded so far:\n{}",
+                crate::transcript::Transcript::new(&self.events(), &[]).text()
             );
         }
+    }
+
+    /// Stops passing on (and recording) bytes that go `dir` on `conn`
+    /// until [`Tap::release`]. They wait in the socket meanwhile.
+    ///
+    /// When a server writes to two connections at once (a POST on one
+    /// wakes a waiting request on another), the order in which the tap
+    /// reads them is up to the scheduler. Holding one of them lets a
+    /// test fix that order, so its transcript is the same every run.
+    pub fn hold(&self, conn: usize, dir: Dir) {
+        self.shared.gate(conn, dir).send_replace(false);
+    }
+
+    /// Lets bytes held by [`Tap::hold`] through again.
+    pub fn release(&self, conn: usize, dir: Dir) {
+        self.shared.gate(conn, dir).send_replace(true);
+    }
+
+    /// Bytes recorded so far going `dir` on `conn`.
+    pub fn bytes(&self, conn: usize, dir: Dir) -> usize {
+        bytes_in(&self.shared.events.lock().unwrap(), conn, dir)
     }
 
     /// The connection number of the client at `client`, once the tap
@@ -227,8 +280,19 @@ async fn copy(
     shared: Arc<Shared>,
 ) {
     let mut buf = vec![0u8; 64 * 1024];
+    let mut gate = shared.gate(conn, dir).subscribe();
     loop {
-        match from.read(&mut buf).await {
+        // While a test holds this direction, read nothing.
+        if gate.wait_for(|open| *open).await.is_err() {
+            break;
+        }
+        let read = tokio::select! {
+            read = from.read(&mut buf) => read,
+            // Held while waiting for bytes: stop waiting (a read that
+            // has not completed takes no bytes, so none are lost).
+            _ = gate.wait_for(|open| !*open) => continue,
+        };
+        match read {
             Ok(0) | Err(_) => break,
             Ok(n) => {
                 let bytes = buf[..n].to_vec();
@@ -243,4 +307,16 @@ async fn copy(
     // other side sees it only once it is in the recording.
     shared.record(conn, EventKind::Close { dir });
     let _ = to.shutdown().await;
+}
+
+/// Bytes in `events` that went `dir` on `conn`.
+pub fn bytes_in(events: &[Event], conn: usize, dir: Dir) -> usize {
+    events
+        .iter()
+        .filter(|e| e.conn == conn)
+        .map(|e| match &e.kind {
+            EventKind::Data { dir: d, bytes } if *d == dir => bytes.len(),
+            _ => 0,
+        })
+        .sum()
 }

@@ -119,3 +119,42 @@ async fn the_wire_binary_prints_the_conversation_live() {
     .await;
     assert_eq!(found, Ok(true), "the tap printed: {seen:#?}");
 }
+
+#[tokio::test]
+async fn a_held_direction_waits_until_released() {
+    let tap = Tap::start(echo_server().await).await.unwrap();
+    let mut a = TcpStream::connect(tap.addr()).await.unwrap();
+    let conn_a = tap.conn_of(a.local_addr().unwrap()).await;
+    let mut b = TcpStream::connect(tap.addr()).await.unwrap();
+    tap.conn_of(b.local_addr().unwrap()).await;
+
+    // The server answers A at once, but the tap holds that answer.
+    tap.hold(conn_a, Dir::ToClient);
+    a.write_all(b"first").await.unwrap();
+    let what = "the tap to pass on `first`";
+    tap.wait_until(what, Duration::from_secs(10), |events| {
+        wire::tap::bytes_in(events, conn_a, Dir::ToServer) == 5
+    })
+    .await;
+    assert_eq!(exchange(&mut b, "second").await, "ok:second");
+    tap.release(conn_a, Dir::ToClient);
+    let mut answer = [0u8; 8];
+    a.read_exact(&mut answer).await.unwrap();
+    assert_eq!(&answer, b"ok:first");
+
+    let order: Vec<(usize, Dir)> = tap
+        .events()
+        .into_iter()
+        .filter_map(|e| match e.kind {
+            EventKind::Data { dir, .. } => Some((e.conn, dir)),
+            _ => None,
+        })
+        .collect();
+    let expected = [
+        (1, Dir::ToServer),
+        (2, Dir::ToServer),
+        (2, Dir::ToClient),
+        (1, Dir::ToClient),
+    ];
+    assert_eq!(order, expected);
+}
