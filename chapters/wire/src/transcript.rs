@@ -1,12 +1,12 @@
 //! Turns a recording into text a reader can follow line by line.
 //!
 //! ```text
-//! C1 → GET /messages?after=0 HTTP/1.1␍␊
+//! C1 → GET /messages?after=0 HTTP/1.1\r\n
 //! ```
 //!
 //! Every line starts with its connection (`C1`) and direction (`→`
-//! to the server, `←` to the client). CR and LF are drawn as `␍` and
-//! `␊`, so the line ends on the wire stay visible. Lines that start
+//! to the server, `←` to the client). CR and LF are written `\r` and
+//! `\n`, so the line ends on the wire stay visible. Lines that start
 //! with `╰─` are notes from the decoder, not bytes. A footer counts
 //! the bytes each way and splits payload from overhead.
 
@@ -169,16 +169,18 @@ impl Decoder {
 }
 
 // ANCHOR: escape
-/// Bytes as text: `␍` for CR, `␊` for LF, `␉` for TAB, `\xNN` for any
-/// other control byte or byte that is not UTF-8.
+/// Bytes as text: `\r` for CR, `\n` for LF, `\t` for TAB, `\xNN` for
+/// any other control byte or byte that is not UTF-8. A rendered line
+/// ends where an LF was, so a `\n` inside a line is two real bytes
+/// (`\` and `n`, as in a JSON string), never a line break.
 pub fn escape(bytes: &[u8]) -> String {
     let mut out = String::new();
     for chunk in bytes.utf8_chunks() {
         for c in chunk.valid().chars() {
             match c {
-                '\r' => out.push('␍'),
-                '\n' => out.push('␊'),
-                '\t' => out.push('␉'),
+                '\r' => out.push_str("\\r"),
+                '\n' => out.push_str("\\n"),
+                '\t' => out.push_str("\\t"),
                 c if c.is_control() => {
                     let _ = write!(out, "\\x{:02x}", c as u32);
                 }
@@ -480,10 +482,14 @@ mod tests {
     fn shows_line_ends_chunk_sizes_and_markers() {
         let t = Transcript::new(&events(&[REQUEST], &[RESPONSE]), &[4321]);
         let text = t.text();
-        assert!(text.contains("C1 → host: 127.0.0.1:[PORT]␍␊\n"), "{text}");
-        assert!(text.contains("C1 ← date: [DATE]␍␊\n"), "{text}");
-        assert!(text.contains("C1 ← 7␍␊\nC1 ← ╰─ chunk size 0x7 = 7 bytes\n"));
-        assert!(text.contains("C1 ← {\"a\":1}␍␊\n"), "{text}");
+        assert!(
+            text.contains("C1 → host: 127.0.0.1:[PORT]\\r\\n\n"),
+            "{text}"
+        );
+        assert!(text.contains("C1 ← date: [DATE]\\r\\n\n"), "{text}");
+        let chunk = "C1 ← 7\\r\\n\nC1 ← ╰─ chunk size 0x7 = 7 bytes\n";
+        assert!(text.contains(chunk), "{text}");
+        assert!(text.contains("C1 ← {\"a\":1}\\r\\n\n"), "{text}");
         // Payload is the chunk data only; every other byte is overhead.
         let down = t.counts()[&1][1];
         assert_eq!(down.payload, 7);
@@ -492,8 +498,8 @@ mod tests {
 
     #[test]
     fn escapes_control_bytes_and_invalid_utf8() {
-        assert_eq!(escape(b"a\r\n"), "a␍␊");
-        assert_eq!(escape(b"\t\x00\x7f"), "␉\\x00\\x7f");
+        assert_eq!(escape(b"a\r\n"), "a\\r\\n");
+        assert_eq!(escape(b"\t\x00\x7f"), "\\t\\x00\\x7f");
         assert_eq!(escape("é".as_bytes()), "é");
         assert_eq!(escape(b"\xff!"), "\\xff!");
     }

@@ -105,7 +105,7 @@ async fn the_wire_binary_prints_the_conversation_live() {
     let request = "GET /x HTTP/1.1\r\nhost: a\r\n\r\n";
     client.write_all(request.as_bytes()).await.unwrap();
     let mut seen = Vec::new();
-    let wanted = "C1 → GET /x HTTP/1.1␍␊";
+    let wanted = r"C1 → GET /x HTTP/1.1\r\n";
     let found = tokio::time::timeout(Duration::from_secs(10), async {
         while let Ok(Some(line)) = lines.next_line().await {
             let done = line == wanted;
