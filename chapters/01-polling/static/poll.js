@@ -5,11 +5,15 @@
 const interval = Number(document.currentScript.dataset.intervalMs);
 let timer = null;
 let polling = false;
+let again = false; // a poll was asked for while one was in flight
 
 // ANCHOR: poll
 async function poll() {
   clearTimeout(timer);
-  if (polling) return; // one request at a time
+  if (polling) {
+    again = true; // one request at a time; poll once more after it
+    return;
+  }
   polling = true;
   try {
     // The cursor makes every poll cheap and safe: the server sends
@@ -24,7 +28,8 @@ async function poll() {
     polling = false;
     // setTimeout after the answer, not setInterval: a slow answer
     // never piles up requests behind it.
-    timer = setTimeout(poll, interval);
+    timer = setTimeout(poll, again ? 0 : interval);
+    again = false;
   }
 }
 // ANCHOR_END: poll
