@@ -21,6 +21,7 @@ pub mod process;
 pub mod scenario;
 pub mod tap;
 pub mod transcript;
+pub mod websocket;
 
 pub use client::{Client, Request, Response};
 pub use http1::{Dir, Piece};
