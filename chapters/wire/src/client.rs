@@ -230,6 +230,30 @@ impl Client {
         }
     }
 
+    /// Reads the next WebSocket frame from the server (after a `101`
+    /// to `websocket`, which [`Client::response`] reads), decoded with
+    /// the codec of [`crate::websocket`].
+    pub async fn frame(&mut self) -> crate::websocket::Frame {
+        loop {
+            let at = self
+                .pieces
+                .iter()
+                .position(|p| matches!(p, Piece::Frame(_)));
+            if let Some(at) = at {
+                // Notes before the frame say nothing the test needs.
+                if let Some(Piece::Frame(decoded)) =
+                    self.pieces.drain(..=at).next_back()
+                {
+                    return decoded.frame;
+                }
+            }
+            if self.eof {
+                panic!("C{}: the server closed before a whole frame", self.conn);
+            }
+            self.read_more().await;
+        }
+    }
+
     async fn read_more(&mut self) {
         let mut buf = vec![0u8; 64 * 1024];
         let read = tokio::time::timeout(PATIENCE, self.stream.read(&mut buf));

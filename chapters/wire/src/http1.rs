@@ -39,6 +39,8 @@ pub enum Piece {
     /// A whole message ended here; the text sums it up in a few words
     /// (`GET /messages?after=0`, `200 OK, 2-byte body`).
     End(String),
+    /// A WebSocket frame (after `101 Switching Protocols`), decoded.
+    Frame(crate::websocket::Decoded),
 }
 
 /// How the body of the current message is delimited (RFC 9112 §6.3).
@@ -60,6 +62,8 @@ enum State {
     UntilClose,
     /// After `101 Switching Protocols`: no longer HTTP/1.1.
     Switched,
+    /// After a `101` to `websocket`: frames (RFC 6455 §5).
+    WebSocket,
 }
 
 /// One direction of one connection.
@@ -75,6 +79,9 @@ struct Stream {
     headers: Vec<(String, String)>,
     /// Body bytes of the message being read (for its summary).
     body_len: usize,
+    /// A `text/event-stream` body is also read as events, so the
+    /// transcript can note each one (see [`crate::sse`]).
+    events: Option<crate::sse::Parser>,
 }
 
 /// The decoder of one connection: requests one way, responses back.
@@ -113,6 +120,14 @@ impl Http1 {
         };
         stream.buf.extend_from_slice(bytes);
         stream.cut(&mut self.methods, out);
+        // A 101 to WebSocket switches both ways (RFC 6455 §4.1): the
+        // client's next bytes are frames, not a request.
+        if self.responses.state == State::WebSocket
+            && self.requests.state != State::WebSocket
+        {
+            self.requests.state = State::WebSocket;
+            self.requests.cut(&mut self.methods, out);
+        }
     }
 
     /// The side that sent in `dir` closed it: whatever is left is
@@ -135,6 +150,7 @@ impl Stream {
             start: String::new(),
             headers: Vec::new(),
             body_len: 0,
+            events: None,
         }
     }
 
@@ -217,6 +233,7 @@ impl Stream {
                     }
                     false
                 }
+                State::WebSocket => self.frame(out),
                 State::Switched => {
                     if !self.buf.is_empty() {
                         let bytes = std::mem::take(&mut self.buf);
@@ -234,13 +251,61 @@ impl Stream {
         }
     }
 
+    /// Reads one WebSocket frame, if it is all there. The transcript
+    /// decodes any size (the limit is a server's business).
+    fn frame(&mut self, out: &mut Vec<Piece>) -> bool {
+        match crate::websocket::decode(&self.buf, u64::MAX >> 1) {
+            Ok(Some(decoded)) => {
+                self.take(decoded.wire_len());
+                out.push(Piece::Frame(decoded));
+                true
+            }
+            Ok(None) => false,
+            Err(e) => {
+                out.push(Piece::Note(format!("not a WebSocket frame: {e}")));
+                self.state = State::Switched;
+                true
+            }
+        }
+    }
+
     fn payload(&mut self, n: usize, out: &mut Vec<Piece>) {
         let bytes = self.take(n);
+        self.push_payload(bytes, out);
+    }
+
+    /// Body bytes go out as payload. In an event stream, a note on
+    /// what a line did follows the bytes that ended that line, so the
+    /// notes do not depend on how the bytes were split.
+    fn push_payload(&mut self, bytes: Vec<u8>, out: &mut Vec<Piece>) {
         self.body_len += bytes.len();
-        out.push(Piece::Bytes {
-            bytes,
-            payload: true,
-        });
+        let Some(parser) = self.events.as_mut() else {
+            out.push(Piece::Bytes {
+                bytes,
+                payload: true,
+            });
+            return;
+        };
+        let mut outputs = Vec::new();
+        parser.feed(&bytes, &mut outputs);
+        let mut from = 0;
+        for (at, output) in outputs {
+            if at > from {
+                let part = bytes[from..at].to_vec();
+                out.push(Piece::Bytes {
+                    bytes: part,
+                    payload: true,
+                });
+            }
+            out.extend(output.notes().into_iter().map(Piece::Note));
+            from = at;
+        }
+        if from < bytes.len() {
+            out.push(Piece::Bytes {
+                bytes: bytes[from..].to_vec(),
+                payload: true,
+            });
+        }
     }
 
     /// Reads one head line; at the empty line, decides how the body is
@@ -308,6 +373,14 @@ impl Stream {
                 };
             }
             Dir::ToClient => {
+                // An event stream (WHATWG HTML §9.2) is also decoded.
+                let event_stream = get("content-type").is_some_and(|v| {
+                    let essence = v.split(';').next().unwrap_or("").trim();
+                    essence.eq_ignore_ascii_case("text/event-stream")
+                });
+                if event_stream {
+                    self.events = Some(crate::sse::Parser::new());
+                }
                 let status: u16 = self
                     .start
                     .split(' ')
@@ -317,6 +390,15 @@ impl Stream {
                 if status == 101 {
                     methods.pop_front();
                     self.end(out);
+                    let websocket = get("upgrade")
+                        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+                    if websocket {
+                        self.state = State::WebSocket;
+                        out.push(Piece::Note(
+                            "from here on: WebSocket frames".into(),
+                        ));
+                        return;
+                    }
                     self.state = State::Switched;
                     out.push(Piece::Note(
                         "the connection now speaks another protocol".into(),
@@ -378,6 +460,7 @@ impl Stream {
         out.push(Piece::End(summary));
         self.start.clear();
         self.body_len = 0;
+        self.events = None;
         self.state = State::Head;
     }
 
@@ -385,22 +468,24 @@ impl Stream {
         let rest = std::mem::take(&mut self.buf);
         match self.state {
             State::UntilClose => {
-                self.body_len += rest.len();
                 if !rest.is_empty() {
-                    out.push(Piece::Bytes {
-                        bytes: rest,
-                        payload: true,
-                    });
+                    self.push_payload(rest, out);
                 }
                 out.push(Piece::Note("the close ends the body".into()));
                 self.end(out);
             }
-            State::Switched => {
+            State::Switched | State::WebSocket => {
                 if !rest.is_empty() {
+                    let n = rest.len();
                     out.push(Piece::Bytes {
                         bytes: rest,
                         payload: true,
                     });
+                    if self.state == State::WebSocket {
+                        let note =
+                            format!("closed in the middle of a frame ({n} bytes)");
+                        out.push(Piece::Note(note));
+                    }
                 }
             }
             State::Head if self.start.is_empty() && rest.is_empty() => {}
@@ -418,6 +503,7 @@ impl Stream {
                 out.push(Piece::Note(why));
                 self.start.clear();
                 self.state = State::Head;
+                self.events = None;
             }
         }
     }

@@ -3,6 +3,7 @@
 //!
 //! - [`tap`]: a relay on 127.0.0.1 that records every byte each way.
 //! - [`http1`]: cuts HTTP/1.1 bytes into head lines, bodies, chunks.
+//! - [`sse`]: reads `text/event-stream` bodies as a browser does.
 //! - [`transcript`]: renders a recording as lines, with a footer that
 //!   counts the bytes; [`diagram`] draws it as a sequence diagram.
 //! - [`client`]: a raw-socket client that writes exact bytes.
@@ -19,6 +20,7 @@ pub mod diagram;
 pub mod http1;
 pub mod process;
 pub mod scenario;
+pub mod sse;
 pub mod tap;
 pub mod transcript;
 pub mod websocket;

@@ -39,6 +39,9 @@ pub enum EventKind {
     Data { dir: Dir, bytes: Vec<u8> },
     /// One side closed its way (a TCP FIN), or the connection broke.
     Close { dir: Dir },
+    /// A test cut the connection ([`Recording::cut`]): the tap dropped
+    /// it both ways at once, as a broken network would.
+    Cut,
 }
 
 /// A running tap. Dropping it stops the tap and all its connections.
@@ -73,6 +76,8 @@ struct Shared {
     count: watch::Sender<usize>,
     /// A copy of each event, for a live display.
     live: Option<mpsc::UnboundedSender<Event>>,
+    /// Connections a test has cut; set under the `events` lock.
+    cut: Mutex<HashMap<usize, watch::Sender<bool>>>,
 }
 
 impl Shared {
@@ -87,13 +92,33 @@ impl Shared {
     }
 
     fn record(&self, conn: usize, kind: EventKind) {
+        self.record_unless_cut(conn, kind);
+    }
+
+    /// Records the event, unless `conn` was cut: then nothing more
+    /// happens on it, and this returns false.
+    fn record_unless_cut(&self, conn: usize, kind: EventKind) -> bool {
         let event = Event { conn, kind };
         let mut events = self.events.lock().unwrap();
+        if *self.cut_signal(conn).borrow() {
+            return false;
+        }
+        if event.kind == EventKind::Cut {
+            self.cut_signal(conn).send_replace(true);
+        }
         if let Some(live) = &self.live {
             let _ = live.send(event.clone());
         }
         events.push(event);
         self.count.send_replace(events.len());
+        true
+    }
+
+    /// `true` once a test has cut `conn`.
+    fn cut_signal(&self, conn: usize) -> watch::Sender<bool> {
+        let mut cut = self.cut.lock().unwrap();
+        let signal = cut.entry(conn).or_insert_with(|| watch::Sender::new(false));
+        signal.clone()
     }
 }
 
@@ -117,6 +142,7 @@ impl Tap {
             gates: Mutex::new(HashMap::new()),
             count: watch::Sender::new(0),
             live,
+            cut: Mutex::new(HashMap::new()),
         });
         let task = tokio::spawn(accept_loop(listener, upstream, shared.clone()));
         Ok(Tap {
@@ -181,6 +207,14 @@ impl Recording {
     /// test fix that order, so its transcript is the same every run.
     pub fn hold(&self, conn: usize, dir: Dir) {
         self.shared.gate(conn, dir).send_replace(false);
+    }
+
+    /// Cuts connection `conn` both ways at once, as a broken network
+    /// or a crashed proxy would: bytes in flight are dropped, and each
+    /// side sees its connection end. The recording shows a `Cut`, and
+    /// nothing after it on `conn`.
+    pub fn cut(&self, conn: usize) {
+        self.shared.record_unless_cut(conn, EventKind::Cut);
     }
 
     /// Lets bytes held by [`Tap::hold`] through again.
@@ -281,24 +315,36 @@ async fn copy(
 ) {
     let mut buf = vec![0u8; 64 * 1024];
     let mut gate = shared.gate(conn, dir).subscribe();
+    let mut cut = shared.cut_signal(conn).subscribe();
     loop {
         // While a test holds this direction, read nothing.
-        if gate.wait_for(|open| *open).await.is_err() {
-            break;
+        tokio::select! {
+            open = gate.wait_for(|open| *open) => if open.is_err() { break },
+            _ = cut.wait_for(|cut| *cut) => return,
         }
         let read = tokio::select! {
             read = from.read(&mut buf) => read,
             // Held while waiting for bytes: stop waiting (a read that
             // has not completed takes no bytes, so none are lost).
             _ = gate.wait_for(|open| !*open) => continue,
+            // Cut: drop both sockets without a word.
+            _ = cut.wait_for(|cut| *cut) => return,
         };
         match read {
             Ok(0) | Err(_) => break,
             Ok(n) => {
                 let bytes = buf[..n].to_vec();
-                shared.record(conn, EventKind::Data { dir, bytes });
-                if to.write_all(&buf[..n]).await.is_err() {
-                    break;
+                let kind = EventKind::Data { dir, bytes };
+                if !shared.record_unless_cut(conn, kind) {
+                    return;
+                }
+                tokio::select! {
+                    written = to.write_all(&buf[..n]) => {
+                        if written.is_err() {
+                            break;
+                        }
+                    }
+                    _ = cut.wait_for(|cut| *cut) => return,
                 }
             }
         }
@@ -319,4 +365,39 @@ pub fn bytes_in(events: &[Event], conn: usize, dir: Dir) -> usize {
             _ => 0,
         })
         .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A cut ends the connection for both sides, and nothing that
+    /// either side sends afterwards is recorded.
+    #[tokio::test]
+    async fn a_cut_drops_the_connection_both_ways() {
+        let server = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let tap = Tap::start(server.local_addr().unwrap()).await.unwrap();
+        let mut client = TcpStream::connect(tap.addr()).await.unwrap();
+        let (mut upstream, _) = server.accept().await.unwrap();
+        upstream.write_all(b"hello").await.unwrap();
+        let mut buf = [0u8; 16];
+        let n = client.read(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"hello");
+
+        tap.cut(1);
+        let limit = Duration::from_secs(10);
+        let eof = tokio::time::timeout(limit, client.read(&mut buf)).await;
+        assert_eq!(eof.unwrap().unwrap(), 0, "the client sees the end");
+        let eof = tokio::time::timeout(limit, upstream.read(&mut buf)).await;
+        assert_eq!(eof.unwrap().unwrap(), 0, "the server sees the end");
+        // Too late: the tap no longer passes or records anything.
+        let _ = upstream.write_all(b"lost").await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let events = tap.events();
+        assert_eq!(events.last().unwrap().kind, EventKind::Cut);
+        let cuts = events.iter().filter(|e| e.kind == EventKind::Cut).count();
+        assert_eq!(cuts, 1);
+        tap.cut(1); // a second cut changes nothing
+        assert_eq!(tap.events(), events);
+    }
 }

@@ -36,6 +36,8 @@ pub enum Row {
     },
     /// One side closed its way (TCP FIN).
     Close { conn: usize, dir: Dir },
+    /// A test cut the connection at the tap, both ways at once.
+    Cut { conn: usize },
 }
 
 /// Bytes that went one way on one connection.
@@ -45,6 +47,8 @@ pub struct Count {
     pub overhead: usize,
     /// Whole HTTP messages.
     pub messages: usize,
+    /// WebSocket frames.
+    pub frames: usize,
 }
 
 impl Count {
@@ -98,6 +102,16 @@ impl Decoder {
                 self.flush(conn, *dir, &mut rows);
                 rows.push(Row::Close { conn, dir: *dir });
             }
+            EventKind::Cut => {
+                rows.push(Row::Cut { conn });
+                // Whatever was cut short is said so, each way.
+                for dir in [Dir::ToServer, Dir::ToClient] {
+                    let http = self.conns.entry(conn).or_default();
+                    http.finish(dir, &mut pieces);
+                    self.pieces(conn, dir, std::mem::take(&mut pieces), &mut rows);
+                    self.flush(conn, dir, &mut rows);
+                }
+            }
         }
         rows
     }
@@ -135,6 +149,38 @@ impl Decoder {
                 Piece::Note(text) => {
                     self.flush(conn, dir, rows);
                     rows.push(Row::Note { conn, dir, text });
+                }
+                Piece::Frame(decoded) => {
+                    // Control frames (close, ping, pong) are overhead;
+                    // text, binary and continuation data are payload.
+                    let data = decoded.frame.payload.len();
+                    if decoded.frame.opcode.is_control() {
+                        count.overhead += decoded.header.len() + data;
+                    } else {
+                        count.overhead += decoded.header.len();
+                        count.payload += data;
+                    }
+                    count.frames += 1;
+                    self.flush(conn, dir, rows);
+                    let shown = crate::websocket::show(&decoded);
+                    rows.push(Row::Line {
+                        conn,
+                        dir,
+                        text: shown.header_hex,
+                    });
+                    rows.push(Row::Note {
+                        conn,
+                        dir,
+                        text: shown.fields,
+                    });
+                    if let Some(text) = shown.payload {
+                        rows.push(Row::Line { conn, dir, text });
+                    }
+                    rows.push(Row::End {
+                        conn,
+                        dir,
+                        summary: shown.summary,
+                    });
                 }
                 Piece::End(summary) => {
                     count.messages += 1;
@@ -301,6 +347,11 @@ pub fn render_row(row: &Row, normalizer: &Normalizer) -> Vec<String> {
             };
             vec![format!("C{conn} {} FIN (the {who} closed)", dir.arrow())]
         }
+        Row::Cut { conn } => {
+            vec![format!(
+                "C{conn} ✂ cut: the tap dropped the connection both ways"
+            )]
+        }
     }
 }
 
@@ -365,6 +416,7 @@ impl Transcript {
             sum.payload += c.payload;
             sum.overhead += c.overhead;
             sum.messages += c.messages;
+            sum.frames += c.frames;
         }
         sum
     }
@@ -402,8 +454,15 @@ impl Transcript {
             let bytes =
                 format!("{total:>7} B = {payload:>6} payload + {overhead:>6}");
             let (arrow, n) = (dir.arrow(), c.messages);
-            let _ =
-                writeln!(out, "{name:>3} {arrow} {n:>3} {kind:<9} {bytes} overhead");
+            let frames = match c.frames {
+                0 => String::new(),
+                1 => ", 1 frame".to_owned(),
+                f => format!(", {f} frames"),
+            };
+            let _ = writeln!(
+                out,
+                "{name:>3} {arrow} {n:>3} {kind:<9} {bytes} overhead{frames}"
+            );
         };
         for (conn, counts) in &self.counts {
             let name = format!("C{conn}");
@@ -427,6 +486,12 @@ impl Transcript {
             .filter_map(|row| match row {
                 Row::End { conn, dir, summary } => {
                     Some((*conn, *dir, self.normalizer.apply(summary)))
+                }
+                // An event in an event stream is drawn as an arrow of
+                // its own: the response that carries it never ends.
+                Row::Note { conn, dir, text } if text.starts_with("event ") => {
+                    let event = text.split(", data ").next().unwrap_or(text);
+                    Some((*conn, *dir, event.to_owned()))
                 }
                 _ => None,
             })
@@ -494,6 +559,32 @@ mod tests {
         let down = t.counts()[&1][1];
         assert_eq!(down.payload, 7);
         assert_eq!(down.total(), RESPONSE.len());
+    }
+
+    #[test]
+    fn websocket_frames_are_decoded_after_a_101() {
+        use crate::websocket::Frame;
+        let request = b"GET /ws HTTP/1.1\r\nupgrade: websocket\r\n\r\n";
+        let response = b"HTTP/1.1 101 Switching Protocols\r\n\
+            upgrade: websocket\r\nconnection: upgrade\r\n\r\n";
+        let hello = Frame::text("Hello").masked([0x37, 0xfa, 0x21, 0x3d]);
+        let mut events = events(&[request], &[response]);
+        // Split mid-header: the decoder waits for the whole frame.
+        let wire = hello.encode();
+        events.push(data(1, Dir::ToServer, &wire[..3]));
+        events.push(data(1, Dir::ToServer, &wire[3..]));
+        events.push(data(1, Dir::ToClient, &Frame::text("Hello").encode()));
+        let t = Transcript::new(&events, &[]);
+        let text = t.text();
+        let expected = "C1 → 81 85 37 fa 21 3d\n\
+            C1 → ╰─ FIN=1 RSV=000 opcode=0x1 text MASK=1 length=5 (7-bit) \
+            key=37 fa 21 3d\n\
+            C1 → Hello\n\
+            C1 ← 81 05\n";
+        assert!(text.contains(expected), "{text}");
+        let up = t.counts()[&1][0];
+        assert_eq!((up.frames, up.payload), (1, 5));
+        assert!(t.diagram().contains("text, 5 B"), "{}", t.diagram());
     }
 
     #[test]

@@ -348,6 +348,85 @@ pub fn violation(frame: &Frame, from_client: bool) -> Option<(u16, &'static str)
 }
 // ANCHOR_END: violation
 
+/// How a transcript shows one frame: the header bytes in hex, the
+/// fields they hold, the payload (cut short if long: the footer still
+/// counts every byte), and a summary for the sequence diagram.
+pub struct Shown {
+    pub header_hex: String,
+    pub fields: String,
+    pub payload: Option<String>,
+    pub summary: String,
+}
+
+/// Payload shown in a transcript, at most: longer ones are cut.
+const SHOWN_PAYLOAD: usize = 120;
+
+/// Describes a decoded frame for a transcript.
+pub fn show(decoded: &Decoded) -> Shown {
+    let frame = &decoded.frame;
+    let hex = |bytes: &[u8]| {
+        let parts: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        parts.join(" ")
+    };
+    let len = frame.payload.len();
+    let form = match decoded.form {
+        LengthForm::Bits7 => "7-bit",
+        LengthForm::Bits16 => "16-bit",
+        LengthForm::Bits64 => "64-bit",
+    };
+    let mut fields = vec![
+        format!("FIN={}", u8::from(frame.fin)),
+        format!(
+            "RSV={}{}{}",
+            u8::from(frame.rsv[0]),
+            u8::from(frame.rsv[1]),
+            u8::from(frame.rsv[2])
+        ),
+        format!("opcode={}", frame.opcode),
+        format!("MASK={}", u8::from(frame.mask.is_some())),
+        format!("length={len} ({form})"),
+    ];
+    if let Some(key) = frame.mask {
+        fields.push(format!("key={}", hex(&key)));
+    }
+    let (payload, summary) = match frame.opcode {
+        OpCode::CLOSE if len >= 2 => {
+            let code = u16::from_be_bytes([frame.payload[0], frame.payload[1]]);
+            let reason = String::from_utf8_lossy(&frame.payload[2..]);
+            let text = format!("close code {code}, reason {reason:?}");
+            (Some(text), format!("close {code}"))
+        }
+        OpCode::BINARY => {
+            let shown = &frame.payload[..len.min(16)];
+            let more = if len > 16 { " …" } else { "" };
+            let text = format!("{}{more}", hex(shown));
+            (Some(text), format!("binary, {len} B"))
+        }
+        op => {
+            // Escaped like every transcript line: CR, LF and other
+            // control bytes stay visible.
+            let text = crate::transcript::escape(&frame.payload);
+            let mut shown: String = text.chars().take(SHOWN_PAYLOAD).collect();
+            if shown.len() < text.len() {
+                shown.push_str(&format!(" … ({len} bytes in all)"));
+            }
+            let name = op.name();
+            let summary = if frame.fin || op.is_control() {
+                format!("{name}, {len} B")
+            } else {
+                format!("{name} (more follows), {len} B")
+            };
+            ((len > 0).then_some(shown), summary)
+        }
+    };
+    Shown {
+        header_hex: hex(&decoded.header),
+        fields: fields.join(" "),
+        payload,
+        summary,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -379,6 +458,7 @@ mod tests {
         assert_eq!(huge[..10], hex("82 7f 00 00 00 00 00 01 00 00"));
     }
 
+    // ANCHOR: header_2_to_14
     #[test]
     fn a_header_is_2_to_14_bytes() {
         assert_eq!(Frame::text("").header_len(), 2);
@@ -388,6 +468,7 @@ mod tests {
         let long = Frame::text(&"x".repeat(65536)).masked([1, 2, 3, 4]);
         assert_eq!(long.header_len(), 14);
     }
+    // ANCHOR_END: header_2_to_14
 
     #[test]
     fn every_prefix_is_incomplete_and_the_whole_decodes() {

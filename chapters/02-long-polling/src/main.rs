@@ -1,0 +1,55 @@
+//! `cargo run -p ch02-long-polling`: serve the chat with a long-polling
+//! page.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Chapter 2 of "The Real-Time Web, Byte by Byte": the chat, delivered
+/// by long polling. Open the printed URL in two browser tabs.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:3002")]
+    addr: SocketAddr,
+
+    /// How many messages the server keeps in memory.
+    #[arg(long, default_value_t = 1000, value_parser = at_least_one)]
+    history: usize,
+
+    /// How many requests may wait for news at the same time; more
+    /// are refused with 503 and Retry-After.
+    #[arg(long, default_value_t = 10_000, value_parser = at_least_one)]
+    max_waiters: usize,
+}
+
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!(
+            "expected a whole number of at least 1, not {text:?}"
+        )),
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    chat::server::init_tracing();
+    let listener = match chat::server::bind(args.addr).await {
+        Ok(listener) => listener,
+        Err(why) => {
+            eprintln!("error: {why}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let config = ch02_long_polling::Config {
+        history: args.history,
+        max_waiters: args.max_waiters,
+    };
+    let shutdown = chat::server::shutdown_signal();
+    ch02_long_polling::serve(listener, config, shutdown).await;
+    ExitCode::SUCCESS
+}

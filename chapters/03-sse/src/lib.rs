@@ -1,0 +1,134 @@
+//! Chapter 3: the chat, delivered by Server-Sent Events.
+//!
+//! The page opens one long response, `GET /events`, and the server
+//! writes each new message into it as it is posted. If the connection
+//! drops, the browser reconnects by itself and says where it stopped.
+//!
+//! - [`format`]: the bytes of the `text/event-stream` format.
+//! - [`events`]: `GET /events`, with resume by `Last-Event-ID`.
+//! - [`stream`]: `GET /stream`, plain HTTP streaming, for comparison.
+//!
+//! Posting stays a plain `POST /messages` from the `chat` crate: an
+//! event stream goes one way only, from the server to the browser.
+
+pub mod events;
+pub mod format;
+pub mod stream;
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use warp::http::{header, HeaderValue};
+use warp::reply::Response;
+use warp::{Filter, Rejection};
+
+use chat::Store;
+
+/// What the server needs to know: the flags of `main.rs`.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// How many messages the store keeps (`--history`).
+    pub history: usize,
+    /// A comment goes out after this long without an event
+    /// (`--heartbeat`).
+    pub heartbeat: Duration,
+    /// How long the browser waits before it reconnects (`--retry`).
+    pub retry: Duration,
+    /// After the shutdown signal, how long the server keeps answering
+    /// `204` to reconnecting pages before it stops (`--drain`).
+    pub drain: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            history: 1000,
+            heartbeat: Duration::from_secs(15),
+            retry: Duration::from_secs(2),
+            drain: Duration::from_secs(3),
+        }
+    }
+}
+
+// ANCHOR: serve
+/// Serves the chapter on `listener` until `shutdown` completes. Then it
+/// drains: every stream ends, and for `config.drain` a reconnecting
+/// page gets `204 No Content`, which tells it to stop. Then it stops.
+pub async fn serve(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let store = Store::new(config.history);
+    let (drain, draining) = watch::channel(false);
+    let routes = routes(store, &config, draining)
+        .recover(chat::errors::recover)
+        .with(warp::trace::request());
+    let drain_for = config.drain;
+    let stop = async move {
+        shutdown.await;
+        tracing::info!(?drain_for, "draining: streams end, reconnects get 204");
+        drain.send_replace(true);
+        tokio::time::sleep(drain_for).await;
+        // Dropping `drain` here ends any stream that is still open.
+    };
+    // A stream never finishes by itself, so without the drain signal
+    // a graceful shutdown would wait for it forever.
+    warp::serve(routes)
+        .incoming(listener)
+        .graceful(stop)
+        .run()
+        .await;
+}
+// ANCHOR_END: serve
+
+// ANCHOR: routes
+/// Everything the chapter serves: the page, its script, the streams,
+/// the chat.
+pub fn routes(
+    store: Store,
+    config: &Config,
+    draining: watch::Receiver<bool>,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    let settings = events::Settings {
+        retry: config.retry,
+        heartbeat: config.heartbeat,
+        draining: draining.clone(),
+    };
+    page()
+        .or(sse_js())
+        .unify()
+        .or(events::events(store.clone(), settings))
+        .unify()
+        .or(stream::stream(store.clone(), draining))
+        .unify()
+        .or(chat::assets::routes())
+        .unify()
+        .or(chat::routes::routes(store))
+        .unify()
+}
+// ANCHOR_END: routes
+
+const INDEX_HTML: &str = include_str!("../static/index.html");
+const SSE_JS: &str = include_str!("../static/sse.js");
+
+// GET /
+fn page() -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path::end().and(warp::get()).map(|| {
+        let mut response = Response::new(INDEX_HTML.into());
+        let html_type = HeaderValue::from_static("text/html; charset=utf-8");
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, html_type);
+        response
+    })
+}
+
+// GET /sse.js
+fn sse_js() -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("sse.js")
+        .and(warp::get())
+        .map(|| chat::assets::file(SSE_JS, "text/javascript; charset=utf-8"))
+}

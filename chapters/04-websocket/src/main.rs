@@ -1,0 +1,91 @@
+//! `cargo run -p ch04-websocket`: serve the chat over WebSocket.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// Chapter 4 of "The Real-Time Web, Byte by Byte": the chat over
+/// WebSocket. Open the printed URL in two browser tabs.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:3004")]
+    addr: SocketAddr,
+
+    /// How many messages the server keeps in memory.
+    #[arg(long, default_value_t = 1000, value_parser = at_least_one)]
+    history: usize,
+
+    /// Seconds between two pings; a peer that has not answered the
+    /// last ping by the next one is dropped (0.5 is allowed).
+    #[arg(long, default_value = "30", value_parser = seconds)]
+    ping: Duration,
+
+    /// The largest message a client may send, in bytes (close 1009
+    /// above it).
+    #[arg(long, default_value_t = 16 * 1024, value_parser = at_least_one)]
+    max_message: usize,
+
+    /// Bytes a socket may hold for a peer that does not read.
+    #[arg(long, default_value_t = 1024 * 1024, value_parser = buffer)]
+    max_buffer: usize,
+
+    /// Another origin whose pages may open a socket, such as
+    /// http://localhost:8080 (repeat for more). The server's own
+    /// origin is always allowed.
+    #[arg(long, value_name = "ORIGIN")]
+    allow_origin: Vec<String>,
+}
+
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!(
+            "expected a whole number of at least 1, not {text:?}"
+        )),
+    }
+}
+
+/// tungstenite needs room for one frame it is writing (128 KiB).
+fn buffer(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n > 128 * 1024 => Ok(n),
+        _ => Err(format!(
+            "expected a number of bytes over 131072, not {text:?}"
+        )),
+    }
+}
+
+fn seconds(text: &str) -> Result<Duration, String> {
+    let parsed = text
+        .parse::<f64>()
+        .ok()
+        .filter(|s| *s > 0.0 && *s <= 3600.0);
+    let why = || format!("expected seconds between 0 and 3600, not {text:?}");
+    parsed.map(Duration::from_secs_f64).ok_or_else(why)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    chat::server::init_tracing();
+    let listener = match chat::server::bind(args.addr).await {
+        Ok(listener) => listener,
+        Err(why) => {
+            eprintln!("error: {why}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let config = ch04_websocket::Config {
+        history: args.history,
+        ping: args.ping,
+        max_message: args.max_message,
+        allow_origin: args.allow_origin,
+        max_buffer: args.max_buffer,
+    };
+    ch04_websocket::serve(listener, config, chat::server::shutdown_signal()).await;
+    ExitCode::SUCCESS
+}

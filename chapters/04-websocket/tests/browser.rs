@@ -1,0 +1,140 @@
+//! The chat in a real browser: two headless Chromium pages talk over
+//! their sockets; the frame log shows open and close with its code.
+//! Skipped (and says so) where Chromium is not installed; on CI
+//! (`CI=true`) a missing Chromium fails instead.
+
+use std::time::Duration;
+
+use ch04_websocket::{serve, Config};
+use wire::{Tap, TestServer};
+
+/// Bounds a failure, not a speed: a passing test goes on at once.
+const PATIENCE: Duration = Duration::from_secs(15);
+
+#[tokio::test]
+async fn two_pages_chat_over_websocket() {
+    let Some(browser) = wire::browser::chromium().await else {
+        return;
+    };
+    let server = TestServer::start(|listener, shutdown| {
+        serve(listener, Config::default(), shutdown)
+    })
+    .await;
+    // The pages load through the tap: their origin is the tap's
+    // address, and so is their `host`, so the origin check passes.
+    let tap = Tap::start(server.addr()).await.unwrap();
+    let url = format!("http://{}/", tap.addr());
+
+    let ana = browser.page().await;
+    let ben = browser.page().await;
+    ana.goto(&url).await;
+    ben.goto(&url).await;
+    for page in [&ana, &ben] {
+        page.wait_for_text("#status", "connected", PATIENCE).await;
+        // The browser offered chat.v1 and the server selected it.
+        page.wait_for_text("#frames", "open (subprotocol chat.v1)", PATIENCE)
+            .await;
+    }
+
+    ana.fill("#user", "ana").await;
+    ana.fill("#text", "hello from ana").await;
+    ana.click("#send button").await;
+    ben.wait_for_text("#messages", "hello from ana", PATIENCE)
+        .await;
+    ana.wait_for_text("#messages", "hello from ana", PATIENCE)
+        .await;
+    // What the page sent and got, in bytes of UTF-8.
+    let sent = r#"{"user":"ana","text":"hello from ana"}"#.len();
+    let got = r#"{"id":1,"user":"ana","text":"hello from ana"}"#.len();
+    let sent = format!("→ text, {sent} bytes");
+    ana.wait_for_text("#frames", &sent, PATIENCE).await;
+    let got = format!("← text, {got} bytes");
+    ben.wait_for_text("#frames", &got, PATIENCE).await;
+
+    // A post that breaks a rule gets an error frame, in words, and
+    // the socket stays open.
+    ben.fill("#user", "   ").await;
+    ben.fill("#text", "who am I?").await;
+    ben.click("#send button").await;
+    ben.wait_for_text("#error", "user must not be blank", PATIENCE)
+        .await;
+    assert_eq!(ben.text("#status").await, "connected");
+
+    // ANCHOR: fragment
+    // A WebSocket URL may not have a #fragment: the constructor throws
+    // a SyntaxError (WHATWG WebSockets, "new WebSocket(url)").
+    let fragment = ana
+        .eval(
+            "(() => { try { new WebSocket(`ws://${location.host}/ws#x`); \
+             return 'no error'; } catch (e) { return e.name; } })()",
+        )
+        .await;
+    assert_eq!(fragment, "SyntaxError");
+    // ANCHOR_END: fragment
+
+    // ANCHOR: no_subprotocol
+    // Offered only a protocol the server does not speak, the server
+    // selects none, and the browser fails the connection: no open
+    // event, a close event with code 1006 ("abnormal closure").
+    let refused = ana
+        .eval(
+            "new Promise((done) => { \
+               const s = new WebSocket(`ws://${location.host}/ws`, ['chat.v9']); \
+               s.onopen = () => done('open'); \
+               s.onclose = (e) => done(`close ${e.code}`); })",
+        )
+        .await;
+    assert_eq!(refused, "close 1006");
+    // ANCHOR_END: no_subprotocol
+
+    // The server stops: each page sees close 1001 and its reason, and
+    // starts to reconnect.
+    assert!(server.stop(PATIENCE).await, "the server did not stop");
+    for page in [&ana, &ben] {
+        let close = "close, code 1001 the server is shutting down";
+        page.wait_for_text("#frames", close, PATIENCE).await;
+        page.wait_for_text("#status", "reconnecting", PATIENCE)
+            .await;
+    }
+    ana.close().await;
+    ben.close().await;
+}
+
+/// A reconnect loses nothing: the page asks for `?after=` its cursor.
+#[tokio::test]
+async fn a_page_reconnects_with_its_cursor() {
+    let Some(browser) = wire::browser::chromium().await else {
+        return;
+    };
+    let server = TestServer::start(|listener, shutdown| {
+        serve(listener, Config::default(), shutdown)
+    })
+    .await;
+    let tap = Tap::start(server.addr()).await.unwrap();
+    let url = format!("http://{}/", tap.addr());
+    let page = browser.page().await;
+    page.goto(&url).await;
+    page.wait_for_text("#status", "connected", PATIENCE).await;
+    page.fill("#user", "ana").await;
+    page.fill("#text", "before the cut").await;
+    page.click("#send button").await;
+    page.wait_for_text("#messages", "before the cut", PATIENCE)
+        .await;
+    // Cut every connection at the tap, as a network would.
+    for conn in 1..=tap.events().iter().map(|e| e.conn).max().unwrap() {
+        tap.cut(conn);
+    }
+    // No close frame came: the browser reports 1006.
+    page.wait_for_text("#frames", "close, code 1006", PATIENCE)
+        .await;
+    page.wait_for_text("#status", "connected", PATIENCE).await;
+    // The new socket asked for what came after message 1.
+    let asked = tap.events().iter().any(|e| match &e.kind {
+        wire::EventKind::Data { bytes, .. } => {
+            bytes.starts_with(b"GET /ws?after=1 HTTP/1.1")
+        }
+        _ => false,
+    });
+    assert!(asked, "no reconnect with ?after=1");
+    page.close().await;
+}
