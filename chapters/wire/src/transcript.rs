@@ -577,7 +577,7 @@ mod tests {
         let t = Transcript::new(&events, &[]);
         let text = t.text();
         let expected = "C1 → 81 85 37 fa 21 3d\n\
-            C1 → ╰─ FIN=1 RSV=000 opcode=0x1 text MASK=1 length=5 (7-bit) \
+            C1 → ╰─ FIN=1 RSV=000 op=0x1 text MASK=1 len=5 (7-bit) \
             key=37 fa 21 3d\n\
             C1 → Hello\n\
             C1 ← 81 05\n";

@@ -358,8 +358,9 @@ pub struct Shown {
     pub summary: String,
 }
 
-/// Payload shown in a transcript, at most: longer ones are cut.
-const SHOWN_PAYLOAD: usize = 120;
+/// Payload shown in a transcript, at most: longer ones are cut, so
+/// the line fits on the page with its "… (N bytes in all)".
+const SHOWN_PAYLOAD: usize = 56;
 
 /// Describes a decoded frame for a transcript.
 pub fn show(decoded: &Decoded) -> Shown {
@@ -382,9 +383,9 @@ pub fn show(decoded: &Decoded) -> Shown {
             u8::from(frame.rsv[1]),
             u8::from(frame.rsv[2])
         ),
-        format!("opcode={}", frame.opcode),
+        format!("op={}", frame.opcode),
         format!("MASK={}", u8::from(frame.mask.is_some())),
-        format!("length={len} ({form})"),
+        format!("len={len} ({form})"),
     ];
     if let Some(key) = frame.mask {
         fields.push(format!("key={}", hex(&key)));
