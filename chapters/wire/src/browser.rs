@@ -393,9 +393,10 @@ impl Browser {
         // features (native-tls) are off and we give it hyper's plain
         // connector.
         let url = format!("http://127.0.0.1:{}", driver.port);
-        let client = ClientBuilder::new(HttpConnector::new())
-            .capabilities(capabilities)
-            .connect(&url)
+        let mut builder = ClientBuilder::new(HttpConnector::new());
+        builder.capabilities(capabilities);
+        let connecting = builder.connect(&url);
+        let client = bounded("starting Chromium", connecting)
             .await
             .unwrap_or_else(|e| {
                 panic!(
@@ -457,7 +458,7 @@ pub struct Page {
 impl Page {
     /// Loads `url` and waits for its `load` event (at most 30 s).
     pub async fn goto(&self, url: &str) {
-        if let Err(e) = self.client().goto(url).await {
+        if let Err(e) = bounded("loading a page", self.client().goto(url)).await {
             panic!("cannot load {url}: {e}");
         }
     }
@@ -466,17 +467,18 @@ impl Page {
     /// typed key by key as a user would: each key fires its events.
     pub async fn fill(&self, css: &str, text: &str) {
         let element = self.element(css).await;
-        if let Err(e) = element.clear().await {
+        if let Err(e) = bounded("clearing an input", element.clear()).await {
             panic!("cannot clear `{css}`: {e}");
         }
-        if let Err(e) = element.send_keys(text).await {
+        if let Err(e) = bounded("typing", element.send_keys(text)).await {
             panic!("cannot type into `{css}`: {e}");
         }
     }
 
     /// Clicks the element matched by `css`.
     pub async fn click(&self, css: &str) {
-        if let Err(e) = self.element(css).await.click().await {
+        let element = self.element(css).await;
+        if let Err(e) = bounded("clicking", element.click()).await {
             panic!("cannot click `{css}`: {e}");
         }
     }
@@ -485,7 +487,8 @@ impl Page {
     /// input, that submits the form, as a user would.
     pub async fn press_enter(&self, css: &str) {
         let enter = fantoccini::key::Key::Enter;
-        if let Err(e) = self.element(css).await.send_keys(&enter).await {
+        let element = self.element(css).await;
+        if let Err(e) = bounded("pressing Enter", element.send_keys(&enter)).await {
             panic!("cannot press Enter in `{css}`: {e}");
         }
     }
@@ -493,7 +496,8 @@ impl Page {
     /// The text of the element matched by `css`, as rendered: what a
     /// user sees, without tags, hidden parts left out.
     pub async fn text(&self, css: &str) -> String {
-        match self.element(css).await.text().await {
+        let element = self.element(css).await;
+        match bounded("reading a text", element.text()).await {
             Ok(text) => text,
             Err(e) => panic!("cannot read the text of `{css}`: {e}"),
         }
@@ -515,8 +519,12 @@ impl Page {
         let deadline = Instant::now() + timeout;
         loop {
             // Find the element anew each time: the page may replace it.
-            let seen = match self.client().find(Locator::Css(css)).await {
-                Ok(element) => element.text().await.map_err(|e| e.to_string()),
+            let find = self.client().find(Locator::Css(css));
+            let seen = match bounded("finding an element", find).await {
+                Ok(element) => {
+                    let text = bounded("reading a text", element.text()).await;
+                    text.map_err(|e| e.to_string())
+                }
                 Err(e) => Err(e.to_string()),
             };
             if let Ok(text) = &seen {
@@ -556,7 +564,8 @@ impl Page {
         // WebDriver runs a function body, so the expression is returned.
         // The line break lets `js` end with a `//` comment.
         let body = format!("return (\n{js}\n);");
-        match self.client().execute(&body, Vec::new()).await {
+        let run = self.client().execute(&body, Vec::new());
+        match bounded("running JavaScript", run).await {
             Ok(value) => value,
             Err(e) => panic!("JavaScript failed: {e}\nthe script: {js}"),
         }
@@ -598,7 +607,7 @@ impl Page {
         let client = self.client.take().expect("a page is closed only once");
         // WebDriver's "delete session"; ChromeDriver answers once
         // Chromium has exited, so the directory is no longer in use.
-        let closed = client.close().await;
+        let closed = bounded("closing Chromium", client.close()).await;
         // Forget the session even if closing failed: there is nothing
         // more to try, and the directory should go anyway.
         self.driver.forget(&self.session);
@@ -613,19 +622,32 @@ impl Page {
 
     /// The element matched by `css`, waiting up to 10 s for it to exist.
     async fn element(&self, css: &str) -> fantoccini::elements::Element {
-        let found = self
+        let waiting = self
             .client()
             .wait()
             .at_most(ELEMENT_WAIT)
             .every(POLL)
-            .for_element(Locator::Css(css))
-            .await;
+            .for_element(Locator::Css(css));
+        let found = bounded("waiting for an element", waiting).await;
         match found {
             Ok(element) => element,
             Err(e) => {
                 panic!("no element matches `{css}` within {ELEMENT_WAIT:?}: {e}")
             }
         }
+    }
+}
+
+/// The longest one WebDriver command may take. ChromeDriver has its
+/// own timeouts, but a wedged ChromeDriver or Chromium would leave a
+/// test waiting forever: this turns that into a clear failure.
+const COMMAND_LIMIT: Duration = Duration::from_secs(60);
+
+/// Runs one WebDriver command, failing the test if it hangs.
+async fn bounded<F: std::future::Future>(what: &str, command: F) -> F::Output {
+    match tokio::time::timeout(COMMAND_LIMIT, command).await {
+        Ok(output) => output,
+        Err(_) => panic!("Chromium did not finish {what} within {COMMAND_LIMIT:?}"),
     }
 }
 
