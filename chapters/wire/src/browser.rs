@@ -364,6 +364,14 @@ impl Browser {
     /// Open as many as the test needs; they are independent browsers.
     /// Panics, with ChromeDriver's last output, if Chromium won't start.
     pub async fn page(&self) -> Page {
+        self.page_with_flags(&[]).await
+    }
+
+    /// Opens a new page as [`Browser::page`] does, with `extra` flags
+    /// for Chromium after [`CHROMIUM_FLAGS`]; for example
+    /// `--ignore-certificate-errors` for a server's self-signed
+    /// certificate on 127.0.0.1.
+    pub async fn page_with_flags(&self, extra: &[&str]) -> Page {
         let driver = &self.driver;
         // A fresh profile: nothing carried over from another page or run.
         // Two Chromiums can't share one either: the second would hand
@@ -374,6 +382,7 @@ impl Browser {
             .expect("cannot create a temporary profile directory");
         let mut args: Vec<String> =
             CHROMIUM_FLAGS.iter().map(|s| s.to_string()).collect();
+        args.extend(extra.iter().map(|s| s.to_string()));
         args.push(format!("--user-data-dir={}", profile.path().display()));
         let capabilities = json!({
             "browserName": "chrome",

@@ -41,6 +41,8 @@ pub enum Piece {
     End(String),
     /// A WebSocket frame (after `101 Switching Protocols`), decoded.
     Frame(crate::websocket::Decoded),
+    /// An HTTP/2 frame (after the connection preface), decoded.
+    Http2(Box<crate::http2::Shown>),
 }
 
 /// How the body of the current message is delimited (RFC 9112 §6.3).
@@ -94,6 +96,11 @@ pub struct Http1 {
     responses: Stream,
     /// Methods of the requests still waiting for their response.
     methods: VecDeque<String>,
+    /// Set once the client sent the HTTP/2 preface: from then on, both
+    /// ways carry HTTP/2 frames (RFC 9113 §3.4).
+    h2: Option<crate::http2::Http2>,
+    /// The client's first bytes were not the preface: HTTP/1.1 for good.
+    spoke_http1: bool,
 }
 
 impl Default for Http1 {
@@ -108,12 +115,20 @@ impl Http1 {
             requests: Stream::new(Dir::ToServer),
             responses: Stream::new(Dir::ToClient),
             methods: VecDeque::new(),
+            h2: None,
+            spoke_http1: false,
         }
     }
 
     /// Feeds the next bytes that went in `dir`; pieces that are
     /// complete are pushed onto `out`.
     pub fn feed(&mut self, dir: Dir, bytes: &[u8], out: &mut Vec<Piece>) {
+        if let Some(h2) = self.h2.as_mut() {
+            return h2.feed(dir, bytes, out);
+        }
+        if dir == Dir::ToServer && self.at_preface(bytes, out) {
+            return;
+        }
         let stream = match dir {
             Dir::ToServer => &mut self.requests,
             Dir::ToClient => &mut self.responses,
@@ -130,9 +145,42 @@ impl Http1 {
         }
     }
 
+    /// Before the first request: a client that speaks HTTP/2 by prior
+    /// knowledge (h2c, RFC 9113 §3.3) starts with the preface instead.
+    /// Returns true if it took the bytes: the preface, or the start of
+    /// one, which waits for the rest.
+    fn at_preface(&mut self, bytes: &[u8], out: &mut Vec<Piece>) -> bool {
+        use crate::http2::PREFACE;
+        if self.spoke_http1 {
+            return false;
+        }
+        let mut seen = self.requests.buf.clone();
+        seen.extend_from_slice(bytes);
+        if seen.len() < PREFACE.len() && PREFACE.starts_with(&seen) {
+            self.requests.buf = seen;
+            return true;
+        }
+        if !seen.starts_with(PREFACE) {
+            self.spoke_http1 = true;
+            return false;
+        }
+        self.requests.buf.clear();
+        out.push(overhead(PREFACE.to_vec()));
+        out.push(Piece::Note(
+            "the HTTP/2 connection preface: from here on, frames both ways".into(),
+        ));
+        let mut h2 = crate::http2::Http2::new();
+        h2.feed(Dir::ToServer, &seen[PREFACE.len()..], out);
+        self.h2 = Some(h2);
+        true
+    }
+
     /// The side that sent in `dir` closed it: whatever is left is
     /// pushed as it is, with a note if a message was cut short.
     pub fn finish(&mut self, dir: Dir, out: &mut Vec<Piece>) {
+        if let Some(h2) = self.h2.as_mut() {
+            return h2.finish(dir, out);
+        }
         let stream = match dir {
             Dir::ToServer => &mut self.requests,
             Dir::ToClient => &mut self.responses,

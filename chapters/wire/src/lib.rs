@@ -3,6 +3,7 @@
 //!
 //! - [`tap`]: a relay on 127.0.0.1 that records every byte each way.
 //! - [`http1`]: cuts HTTP/1.1 bytes into head lines, bodies, chunks.
+//! - [`http2`]: decodes HTTP/2 frames, HPACK header lists included.
 //! - [`sse`]: reads `text/event-stream` bodies as a browser does.
 //! - [`transcript`]: renders a recording as lines, with a footer that
 //!   counts the bytes; [`diagram`] draws it as a sequence diagram.
@@ -18,6 +19,7 @@ pub mod browser;
 pub mod client;
 pub mod diagram;
 pub mod http1;
+pub mod http2;
 pub mod process;
 pub mod scenario;
 pub mod sse;

@@ -182,6 +182,27 @@ impl Decoder {
                         summary: shown.summary,
                     });
                 }
+                Piece::Http2(shown) => {
+                    // DATA is payload; frame headers, padding, header
+                    // blocks and control frames are overhead.
+                    count.payload += shown.payload;
+                    count.overhead += shown.overhead;
+                    count.frames += 1;
+                    if shown.message {
+                        count.messages += 1;
+                    }
+                    self.flush(conn, dir, rows);
+                    for (note, text) in shown.rows {
+                        rows.push(if note {
+                            Row::Note { conn, dir, text }
+                        } else {
+                            Row::Line { conn, dir, text }
+                        });
+                    }
+                    if let Some(summary) = shown.summary {
+                        rows.push(Row::End { conn, dir, summary });
+                    }
+                }
                 Piece::End(summary) => {
                     count.messages += 1;
                     self.flush(conn, dir, rows);

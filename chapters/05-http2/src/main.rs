@@ -1,0 +1,138 @@
+//! `cargo run -p ch05-http2`: chapter 3's chat over HTTP/1.1, h2c and
+//! HTTPS (HTTP/2 by ALPN), on two listeners.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+
+use ch05_http2::tls::Identity;
+
+/// Chapter 5 of "The Real-Time Web, Byte by Byte": chapter 3's chat,
+/// served over HTTP/1.1 and h2c on --addr and over HTTPS (HTTP/2 by
+/// ALPN) on --tls-addr. Open both URLs and compare; /limit.html opens
+/// eight event streams at once.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Address for http:// (HTTP/1.1, and HTTP/2 by prior knowledge);
+    /// port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:3005")]
+    addr: SocketAddr,
+
+    /// Address for https:// (TLS; ALPN offers h2, then http/1.1).
+    #[arg(long, default_value = "127.0.0.1:3443")]
+    tls_addr: SocketAddr,
+
+    /// PEM certificate chain for https:// (default: a self-signed
+    /// certificate made at start). Needs --key.
+    #[arg(long, requires = "key")]
+    cert: Option<PathBuf>,
+
+    /// PEM private key for --cert.
+    #[arg(long, requires = "cert")]
+    key: Option<PathBuf>,
+
+    /// How many messages the server keeps in memory (per room).
+    #[arg(long, default_value_t = 1000, value_parser = at_least_one)]
+    history: usize,
+
+    /// Seconds without an event before the server sends a comment
+    /// line, so that proxies do not close the quiet connection.
+    #[arg(long, default_value = "15", value_parser = seconds)]
+    heartbeat: Duration,
+
+    /// Seconds the browser waits before it reconnects.
+    #[arg(long, default_value = "2", value_parser = seconds)]
+    retry: Duration,
+
+    /// Seconds to answer 204 to reconnecting pages after Ctrl-C, so
+    /// that they stop trying (0 stops at once).
+    #[arg(long, default_value = "3", value_parser = seconds_or_zero)]
+    drain: Duration,
+}
+
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!(
+            "expected a whole number of at least 1, not {text:?}"
+        )),
+    }
+}
+
+fn seconds(text: &str) -> Result<Duration, String> {
+    let parsed = text
+        .parse::<f64>()
+        .ok()
+        .filter(|s| *s > 0.0 && *s <= 3600.0);
+    let why = || format!("expected seconds between 0 and 3600, not {text:?}");
+    parsed.map(Duration::from_secs_f64).ok_or_else(why)
+}
+
+fn seconds_or_zero(text: &str) -> Result<Duration, String> {
+    if text.parse::<f64>() == Ok(0.0) {
+        return Ok(Duration::ZERO);
+    }
+    seconds(text)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    chat::server::init_tracing();
+    match run(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(why) => {
+            eprintln!("error: {why}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), String> {
+    let identity = match (&args.cert, &args.key) {
+        (Some(cert), Some(key)) => Identity::from_pem_files(cert, key)?,
+        _ => Identity::self_signed(),
+    };
+    let fingerprint = identity.fingerprint();
+    let acceptor = identity.acceptor()?;
+    // Prints `listening on http://…` (SPEC.md §2), then the second line.
+    let listener = chat::server::bind(args.addr).await?;
+    let tls_listener =
+        tokio::net::TcpListener::bind(args.tls_addr)
+            .await
+            .map_err(|e| {
+                format!(
+                    "cannot listen on {}: {e}\nhint: try --tls-addr 127.0.0.1:0",
+                    args.tls_addr
+                )
+            })?;
+    let tls_local = tls_listener.local_addr().map_err(|e| e.to_string())?;
+    {
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "listening on https://{tls_local}");
+        // Compare it with what the browser shows for the certificate.
+        let _ = writeln!(stdout, "certificate SHA-256 fingerprint {fingerprint}");
+        let _ = stdout.flush();
+    }
+    let tls = ch05_http2::Tls {
+        listener: tls_listener,
+        acceptor,
+    };
+    let config = ch05_http2::Config {
+        sse: ch03_sse::Config {
+            history: args.history,
+            heartbeat: args.heartbeat,
+            retry: args.retry,
+            drain: args.drain,
+        },
+        ..ch05_http2::Config::default()
+    };
+    let shutdown = chat::server::shutdown_signal();
+    ch05_http2::serve(listener, Some(tls), config, shutdown).await;
+    Ok(())
+}

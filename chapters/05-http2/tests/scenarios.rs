@@ -1,0 +1,447 @@
+//! Chapter 5's scenarios. Each test drives one story step by step
+//! through the tap; its transcript is the one the book shows.
+//!
+//! HTTP/2 here is h2c, HTTP/2 by prior knowledge on plain TCP (RFC 9113
+//! §3.3), so the tap can read every frame. The test writes the
+//! client's frames itself, byte for byte, and waits for the server's
+//! frames before its next step: the transcript has one order.
+
+use std::time::Duration;
+
+use ch05_http2::{serve, Config};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::TcpStream;
+use warp::http::HeaderValue;
+use wire::http2::{self, setting, Frame, HeaderEncoder, Kind, PREFACE};
+use wire::{assert_transcript, sse, Client, Dir, Request, Scenario};
+
+/// The address of a reader's server, as curl would write it.
+const HOST: &str = "127.0.0.1:3005";
+
+/// Bounds a failure, not a speed: a passing test goes on at once.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+/// No heartbeat during a test (it would come at a random moment), and
+/// a fixed `date`: HPACK would compress the clock's date to a size
+/// that changes with the time of day.
+fn config() -> Config {
+    let mut config = Config::default();
+    config.sse.heartbeat = Duration::from_secs(3600);
+    let date = HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT");
+    config.fixed_date = Some(date);
+    config
+}
+
+async fn start() -> Scenario {
+    Scenario::start(HOST, |listener, shutdown| {
+        serve(listener, None, config(), shutdown)
+    })
+    .await
+}
+
+/// The JSON the page posts.
+fn message(user: &str, text: &str) -> String {
+    let quote = |s: &str| serde_json::to_string(s).unwrap();
+    format!(r#"{{"user":{},"text":{}}}"#, quote(user), quote(text))
+}
+
+// ANCHOR: client
+/// One HTTP/2 connection through the tap, written frame by frame.
+struct H2 {
+    conn: usize,
+    write: OwnedWriteHalf,
+    /// Bytes written so far, to wait until the tap has them all.
+    sent: usize,
+    /// HPACK state of the client's side: it lives as long as the
+    /// connection, and the server's decoder follows it.
+    headers: HeaderEncoder,
+}
+
+impl H2 {
+    /// Connects, then sends the preface and the client's SETTINGS.
+    async fn connect(s: &Scenario) -> H2 {
+        let stream = TcpStream::connect(s.tap.addr()).await.unwrap();
+        stream.set_nodelay(true).unwrap();
+        let conn = s.tap.conn_of(stream.local_addr().unwrap()).await;
+        let (mut read, write) = stream.into_split();
+        // The tap records what the server sends; the test reads it
+        // there. This task only keeps the socket drained.
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 64 * 1024];
+            while read.read(&mut buf).await.is_ok_and(|n| n > 0) {}
+        });
+        let mut h2 = H2 {
+            conn,
+            write,
+            sent: 0,
+            headers: HeaderEncoder::new(),
+        };
+        // Browsers say they take no server push: SETTINGS_ENABLE_PUSH
+        // = 0 (RFC 9113 §6.5.2). A server must then never send a
+        // PUSH_PROMISE.
+        let settings = Frame::settings(&[(setting::ENABLE_PUSH, 0)]);
+        let mut bytes = PREFACE.to_vec();
+        bytes.extend(settings.encode());
+        h2.write_raw(s, &bytes).await;
+        // The server's SETTINGS, and its ACK of ours.
+        h2.wait(s, "the server's SETTINGS and ACK", |frames| {
+            let settings = |ack: bool| {
+                frames.iter().any(|f| {
+                    f.kind == Kind::SETTINGS
+                        && (f.flags & http2::flags::ACK != 0) == ack
+                })
+            };
+            settings(false) && settings(true)
+        })
+        .await;
+        // Every SETTINGS must be acknowledged (§6.5.3).
+        h2.send(s, &[Frame::settings_ack()]).await;
+        h2
+    }
+
+    /// Writes frames, and returns once the tap has recorded them.
+    async fn send(&mut self, s: &Scenario, frames: &[Frame]) {
+        let bytes: Vec<u8> = frames.iter().flat_map(Frame::encode).collect();
+        self.write_raw(s, &bytes).await;
+    }
+
+    async fn write_raw(&mut self, s: &Scenario, bytes: &[u8]) {
+        self.write.write_all(bytes).await.unwrap();
+        self.sent += bytes.len();
+        let (conn, sent) = (self.conn, self.sent);
+        let what = format!("C{conn} to send {sent} bytes");
+        s.tap
+            .wait_until(&what, PATIENCE, |events| {
+                wire::tap::bytes_in(events, conn, Dir::ToServer) >= sent
+            })
+            .await;
+    }
+
+    /// A request's HEADERS frame: the pseudo-header fields (§8.3.1),
+    /// then ordinary ones, all in lower case.
+    fn request(
+        &mut self,
+        stream: u32,
+        method: &str,
+        path: &str,
+        more: &[(&str, &str)],
+        end_stream: bool,
+    ) -> Frame {
+        let mut fields = vec![
+            (":method", method),
+            (":scheme", "http"),
+            (":authority", HOST),
+            (":path", path),
+        ];
+        fields.extend_from_slice(more);
+        let block = self.headers.encode(&fields);
+        Frame::headers(stream, block, end_stream)
+    }
+
+    /// What `new EventSource(path)` sends, on a stream of its own.
+    fn open_events(&mut self, stream: u32, path: &str) -> Frame {
+        let accept = [("accept", "text/event-stream")];
+        self.request(stream, "GET", path, &accept, true)
+    }
+
+    /// A POST of `json`: HEADERS, then the body in one DATA frame that
+    /// ends the stream.
+    fn post(&mut self, stream: u32, path: &str, json: &str) -> [Frame; 2] {
+        let length = json.len().to_string();
+        let more = [
+            ("content-type", "application/json"),
+            ("content-length", length.as_str()),
+        ];
+        let headers = self.request(stream, "POST", path, &more, false);
+        [headers, Frame::data(stream, json.as_bytes(), true)]
+    }
+
+    /// Waits until the frames the server sent so far satisfy `done`.
+    async fn wait(&self, s: &Scenario, what: &str, done: impl Fn(&[Frame]) -> bool) {
+        let conn = self.conn;
+        s.tap
+            .wait_until(what, PATIENCE, |events| {
+                done(&http2::frames_in(events, conn, Dir::ToClient))
+            })
+            .await;
+    }
+
+    /// Waits until `stream` has sent `n` events (its DATA frames read
+    /// as an event stream).
+    async fn wait_events(&self, s: &Scenario, stream: u32, n: usize) {
+        let what = format!("{n} events on stream {stream}");
+        self.wait(s, &what, |frames| events_on(frames, stream).len() >= n)
+            .await;
+    }
+
+    /// Waits for the stream's `retry:` line: the stream is open.
+    async fn wait_open(&self, s: &Scenario, stream: u32) {
+        let what = format!("stream {stream} open");
+        self.wait(s, &what, |frames| {
+            data_on(frames, stream).starts_with(b"retry: ")
+        })
+        .await;
+    }
+
+    /// Waits for the whole response on `stream` (END_STREAM).
+    async fn wait_end(&self, s: &Scenario, stream: u32) {
+        let what = format!("the end of stream {stream}");
+        self.wait(s, &what, |frames| {
+            frames.iter().any(|f| {
+                f.stream == stream && f.flags & http2::flags::END_STREAM != 0
+            })
+        })
+        .await;
+    }
+}
+// ANCHOR_END: client
+
+/// The DATA payload the server sent on `stream`.
+fn data_on(frames: &[Frame], stream: u32) -> Vec<u8> {
+    let data = frames
+        .iter()
+        .filter(|f| f.kind == Kind::DATA && f.stream == stream);
+    data.flat_map(|f| f.payload.clone()).collect()
+}
+
+fn events_on(frames: &[Frame], stream: u32) -> Vec<sse::Event> {
+    sse::parse(&data_on(frames, stream))
+}
+
+/// `poster` (HTTP/1.1, its own connection) posts to `room`; the event
+/// goes out on the HTTP/2 connection `h2`. The tap holds that one until
+/// the 201 is recorded, so the transcript has one order every run.
+async fn post_from_elsewhere(
+    s: &Scenario,
+    poster: &mut Client,
+    h2: &H2,
+    room: u32,
+    stream: u32,
+    text: &str,
+) {
+    let before = events_on(
+        &http2::frames_in(&s.tap.events(), h2.conn, Dir::ToClient),
+        stream,
+    )
+    .len();
+    s.tap.hold(h2.conn, Dir::ToClient);
+    let path = format!("/rooms/{room}/messages");
+    let request = Request::post_json(&path, &message("ben", text));
+    assert_eq!(poster.send(request).await.status, 201);
+    s.tap.release(h2.conn, Dir::ToClient);
+    h2.wait_events(s, stream, before + 1).await;
+}
+
+/// No PUSH_PROMISE from the server, ever: the client said no.
+fn assert_no_push(s: &Scenario, conn: usize) {
+    let frames = http2::frames_in(&s.tap.events(), conn, Dir::ToClient);
+    assert!(frames.iter().all(|f| f.kind != Kind::PUSH_PROMISE));
+}
+
+// ANCHOR: preface
+/// The preface, both SETTINGS frames and their ACKs, then one plain
+/// request on stream 1: `GET /rooms/1/messages`, answered `[]`.
+#[tokio::test]
+async fn preface_and_settings() {
+    let s = start().await;
+    let mut c1 = H2::connect(&s).await;
+    let get = c1.request(1, "GET", "/rooms/1/messages", &[], true);
+    c1.send(&s, &[get]).await;
+    c1.wait_end(&s, 1).await;
+    let up = http2::frames_in(&s.tap.events(), 1, Dir::ToServer);
+    // The client's SETTINGS: push off.
+    assert_eq!(up[0].payload, [0, 2, 0, 0, 0, 0]);
+    assert_no_push(&s, 1);
+    assert_transcript!("preface", s.transcript().text());
+}
+// ANCHOR_END: preface
+
+// ANCHOR: hpack
+/// The same request three times on one connection. The first HEADERS
+/// frame spells out `:authority` and `:path`; HPACK adds them to the
+/// table, and the next two send 4 one-byte indexes instead.
+#[tokio::test]
+async fn hpack_shrinks_repeated_headers() {
+    let s = start().await;
+    let mut c1 = H2::connect(&s).await;
+    for stream in [1, 3, 5] {
+        let get = c1.request(stream, "GET", "/rooms/1/messages", &[], true);
+        c1.send(&s, &[get]).await;
+        c1.wait_end(&s, stream).await;
+    }
+    let events = s.tap.events();
+    let sizes = |dir: Dir| -> Vec<usize> {
+        let frames = http2::frames_in(&events, 1, dir);
+        let headers = frames.iter().filter(|f| f.kind == Kind::HEADERS);
+        headers.map(|f| f.payload.len()).collect()
+    };
+    // The requests: 37 bytes, then 4, then 4.
+    assert_eq!(sizes(Dir::ToServer), [37, 4, 4]);
+    // The responses shrink too: the server's encoder has a table of
+    // its own, for the other direction.
+    let down = sizes(Dir::ToClient);
+    assert!(down[1] < down[0] / 2 && down[1] == down[2], "{down:?}");
+    assert_transcript!("hpack", s.transcript().text());
+}
+// ANCHOR_END: hpack
+
+// ANCHOR: three_streams
+/// Three event streams on ONE connection: streams 1, 3 and 5, rooms 1
+/// to 3. Ben posts from a second connection; each event is a DATA
+/// frame on its own stream. Then C1 posts on stream 7 of the same
+/// connection, while its three streams stay open.
+#[tokio::test]
+async fn three_streams_on_one_connection() {
+    let s = start().await;
+    let mut c1 = H2::connect(&s).await;
+    for (stream, room) in [(1, 1), (3, 2), (5, 3)] {
+        let open = c1.open_events(stream, &format!("/rooms/{room}/events"));
+        c1.send(&s, &[open]).await;
+        c1.wait_open(&s, stream).await;
+    }
+    let mut c2 = s.connect().await;
+    for (room, stream) in [(1, 1), (2, 3), (3, 5)] {
+        let text = format!("hello room {room}");
+        post_from_elsewhere(&s, &mut c2, &c1, room, stream, &text).await;
+    }
+    // A POST on stream 7, between the open streams.
+    let post = c1.post(7, "/rooms/2/messages", &message("ana", "me too"));
+    c1.send(&s, &post).await;
+    c1.wait_end(&s, 7).await;
+    c1.wait_events(&s, 3, 2).await;
+    post_from_elsewhere(&s, &mut c2, &c1, 1, 1, "bye").await;
+
+    let t = s.transcript();
+    // Two TCP connections: C1 carries all four streams.
+    assert_eq!(t.counts().len(), 2);
+    assert_no_push(&s, 1);
+    let frames = http2::frames_in(&s.tap.events(), 1, Dir::ToClient);
+    let ids: Vec<(u32, usize)> = [1, 3, 5]
+        .map(|stream| (stream, events_on(&frames, stream).len()))
+        .to_vec();
+    assert_eq!(ids, [(1, 2), (3, 2), (5, 1)]);
+    // ANCHOR: per_event
+    // One event costs its DATA frame header: 9 bytes. Over HTTP/1.1
+    // the same 72-byte event costs its chunk framing, `48\r\n` and
+    // `\r\n`: 6 bytes. HTTP/2 saves connections and heads, not bytes
+    // per event.
+    let event = events_on(&frames, 1)[0].clone();
+    let json = r#"{"id":1,"user":"ben","text":"hello room 1"}"#;
+    assert_eq!(event.data, json);
+    let wire = format!("id: 1\nevent: message\ndata: {json}\n\n");
+    let sent = |f: &&Frame| f.stream == 1 && f.payload == wire.as_bytes();
+    assert!(
+        frames.iter().any(|f| sent(&f)),
+        "the server sent this frame"
+    );
+    let frame = Frame::data(1, wire.as_bytes(), false).encode();
+    let chunk = format!("{:X}\r\n{wire}\r\n", wire.len());
+    assert_eq!((wire.len(), frame.len(), chunk.len()), (72, 81, 78));
+    // ANCHOR_END: per_event
+    assert_transcript!("three_streams", t.text());
+    assert_transcript!("three_streams_diagram", t.diagram());
+}
+// ANCHOR_END: three_streams
+
+// ANCHOR: three_on_http1
+/// The same story over HTTP/1.1: each stream holds a connection of its
+/// own for as long as it is open, so three streams take C1 to C3, and
+/// the POSTs need a fourth; C1 cannot send one while its stream is on.
+#[tokio::test]
+async fn three_streams_over_http1_take_three_connections() {
+    let s = start().await;
+    let mut streams = Vec::new();
+    for room in 1..=3 {
+        let mut c = s.connect().await;
+        let open = Request::get(&format!("/rooms/{room}/events"))
+            .header("accept", "text/event-stream");
+        c.write(open).await;
+        wait_http1_events(&s, c.conn(), 0).await;
+        streams.push(c);
+    }
+    let mut c4 = s.connect().await;
+    let posts = [
+        (1, "hello room 1"),
+        (2, "hello room 2"),
+        (3, "hello room 3"),
+    ];
+    let posts = posts.into_iter().chain([(2, "me too"), (1, "bye")]);
+    for (i, (room, text)) in posts.enumerate() {
+        let conn = room;
+        let before = sse::events_in(&s.tap.events(), conn).len();
+        s.tap.hold(conn, Dir::ToClient);
+        let user = if i == 3 { "ana" } else { "ben" };
+        let path = format!("/rooms/{room}/messages");
+        let request = Request::post_json(&path, &message(user, text));
+        assert_eq!(c4.send(request).await.status, 201);
+        s.tap.release(conn, Dir::ToClient);
+        wait_http1_events(&s, conn, before + 1).await;
+    }
+    let t = s.transcript();
+    assert_eq!(t.counts().len(), 4);
+    assert_transcript!("three_streams_http1", t.text());
+}
+// ANCHOR_END: three_on_http1
+
+/// Waits until `conn` has sent `n` events and its retry line, and
+/// ends on a whole chunk.
+async fn wait_http1_events(s: &Scenario, conn: usize, n: usize) {
+    let what = format!("{n} events on C{conn}");
+    s.tap
+        .wait_until(&what, PATIENCE, |events| {
+            let outputs = sse::outputs_in(events, conn);
+            let retry = outputs.iter().any(|o| matches!(o, sse::Output::Retry(_)));
+            let down = wire::tap::bytes_in(events, conn, Dir::ToClient);
+            let mut tail = Vec::new();
+            for e in events.iter().filter(|e| e.conn == conn) {
+                if let wire::EventKind::Data {
+                    dir: Dir::ToClient,
+                    bytes,
+                } = &e.kind
+                {
+                    tail.extend_from_slice(bytes);
+                }
+            }
+            retry
+                && down > 0
+                && tail.ends_with(b"\n\r\n")
+                && sse::events_in(events, conn).len() >= n
+        })
+        .await;
+}
+
+// ANCHOR: cancel
+/// C1 cancels stream 3 with RST_STREAM; streams 1 and 5 go on. A PING
+/// and its answer show the server has read the RST_STREAM: it handles
+/// frames in order. A message to room 2 then goes nowhere.
+#[tokio::test]
+async fn a_cancelled_stream_leaves_the_others_open() {
+    let s = start().await;
+    let mut c1 = H2::connect(&s).await;
+    for (stream, room) in [(1, 1), (3, 2), (5, 3)] {
+        let open = c1.open_events(stream, &format!("/rooms/{room}/events"));
+        c1.send(&s, &[open]).await;
+        c1.wait_open(&s, stream).await;
+    }
+    // What `source.close()` on the page does over HTTP/2.
+    let cancel = Frame::rst_stream(3, 0x8);
+    let ping = Frame::ping(false, *b"in order");
+    c1.send(&s, &[cancel, ping]).await;
+    c1.wait(&s, "the PING's answer", |frames| {
+        frames.iter().any(|f| f.kind == Kind::PING)
+    })
+    .await;
+    let mut c2 = s.connect().await;
+    post_from_elsewhere(&s, &mut c2, &c1, 1, 1, "still here?").await;
+    let request =
+        Request::post_json("/rooms/2/messages", &message("ben", "anyone?"));
+    assert_eq!(c2.send(request).await.status, 201);
+    post_from_elsewhere(&s, &mut c2, &c1, 3, 5, "yes").await;
+    let frames = http2::frames_in(&s.tap.events(), 1, Dir::ToClient);
+    assert_eq!(events_on(&frames, 1).len(), 1);
+    assert_eq!(events_on(&frames, 3).len(), 0);
+    assert_eq!(events_on(&frames, 5).len(), 1);
+    assert_transcript!("cancel", s.transcript().text());
+}
+// ANCHOR_END: cancel
