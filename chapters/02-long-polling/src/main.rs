@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
+use chat::flags;
 use clap::Parser;
 
 /// Chapter 2 of "The Real-Time Web, Byte by Byte": the chat, delivered
@@ -16,22 +17,13 @@ struct Args {
     addr: SocketAddr,
 
     /// How many messages the server keeps in memory.
-    #[arg(long, default_value_t = 1000, value_parser = at_least_one)]
+    #[arg(long, default_value_t = 1000, value_parser = flags::at_least_one)]
     history: usize,
 
     /// How many requests may wait for news at the same time; more
     /// are refused with 503 and Retry-After.
-    #[arg(long, default_value_t = 10_000, value_parser = at_least_one)]
+    #[arg(long, default_value_t = 10_000, value_parser = flags::at_least_one)]
     max_waiters: usize,
-}
-
-fn at_least_one(text: &str) -> Result<usize, String> {
-    match text.parse::<usize>() {
-        Ok(n) if n >= 1 => Ok(n),
-        _ => Err(format!(
-            "expected a whole number of at least 1, not {text:?}"
-        )),
-    }
 }
 
 #[tokio::main]

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use chat::flags;
 use clap::Parser;
 
 /// Chapter 3 of "The Real-Time Web, Byte by Byte": the chat, delivered
@@ -16,48 +17,23 @@ struct Args {
     addr: SocketAddr,
 
     /// How many messages the server keeps in memory.
-    #[arg(long, default_value_t = 1000, value_parser = at_least_one)]
+    #[arg(long, default_value_t = 1000, value_parser = flags::at_least_one)]
     history: usize,
 
     /// Seconds without an event before the server sends a comment
     /// line, so that proxies do not close the quiet connection.
-    #[arg(long, default_value = "15", value_parser = seconds)]
+    #[arg(long, default_value = "15", value_parser = flags::seconds)]
     heartbeat: Duration,
 
     /// Seconds the browser waits before it reconnects (sent to it as
     /// `retry:` in milliseconds).
-    #[arg(long, default_value = "2", value_parser = seconds)]
+    #[arg(long, default_value = "2", value_parser = flags::seconds)]
     retry: Duration,
 
     /// Seconds to answer 204 to reconnecting pages after Ctrl-C, so
     /// that they stop trying (0 stops at once).
-    #[arg(long, default_value = "3", value_parser = seconds_or_zero)]
+    #[arg(long, default_value = "3", value_parser = flags::seconds_or_zero)]
     drain: Duration,
-}
-
-fn at_least_one(text: &str) -> Result<usize, String> {
-    match text.parse::<usize>() {
-        Ok(n) if n >= 1 => Ok(n),
-        _ => Err(format!(
-            "expected a whole number of at least 1, not {text:?}"
-        )),
-    }
-}
-
-fn seconds(text: &str) -> Result<Duration, String> {
-    let parsed = text
-        .parse::<f64>()
-        .ok()
-        .filter(|s| *s > 0.0 && *s <= 3600.0);
-    let why = || format!("expected seconds between 0 and 3600, not {text:?}");
-    parsed.map(Duration::from_secs_f64).ok_or_else(why)
-}
-
-fn seconds_or_zero(text: &str) -> Result<Duration, String> {
-    if text.parse::<f64>() == Ok(0.0) {
-        return Ok(Duration::ZERO);
-    }
-    seconds(text)
 }
 
 #[tokio::main]

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use chat::flags;
 use clap::Parser;
 
 /// Chapter 4 of "The Real-Time Web, Byte by Byte": the chat over
@@ -16,17 +17,17 @@ struct Args {
     addr: SocketAddr,
 
     /// How many messages the server keeps in memory.
-    #[arg(long, default_value_t = 1000, value_parser = at_least_one)]
+    #[arg(long, default_value_t = 1000, value_parser = flags::at_least_one)]
     history: usize,
 
     /// Seconds between two pings; a peer that has not answered the
     /// last ping by the next one is dropped (0.5 is allowed).
-    #[arg(long, default_value = "30", value_parser = seconds)]
+    #[arg(long, default_value = "30", value_parser = flags::seconds)]
     ping: Duration,
 
     /// The largest message a client may send, in bytes (close 1009
     /// above it).
-    #[arg(long, default_value_t = 16 * 1024, value_parser = at_least_one)]
+    #[arg(long, default_value_t = 16 * 1024, value_parser = flags::at_least_one)]
     max_message: usize,
 
     /// Bytes a socket may hold for a peer that does not read.
@@ -40,15 +41,6 @@ struct Args {
     allow_origin: Vec<String>,
 }
 
-fn at_least_one(text: &str) -> Result<usize, String> {
-    match text.parse::<usize>() {
-        Ok(n) if n >= 1 => Ok(n),
-        _ => Err(format!(
-            "expected a whole number of at least 1, not {text:?}"
-        )),
-    }
-}
-
 /// tungstenite needs room for one frame it is writing (128 KiB).
 fn buffer(text: &str) -> Result<usize, String> {
     match text.parse::<usize>() {
@@ -57,15 +49,6 @@ fn buffer(text: &str) -> Result<usize, String> {
             "expected a number of bytes over 131072, not {text:?}"
         )),
     }
-}
-
-fn seconds(text: &str) -> Result<Duration, String> {
-    let parsed = text
-        .parse::<f64>()
-        .ok()
-        .filter(|s| *s > 0.0 && *s <= 3600.0);
-    let why = || format!("expected seconds between 0 and 3600, not {text:?}");
-    parsed.map(Duration::from_secs_f64).ok_or_else(why)
 }
 
 #[tokio::main]

@@ -10,9 +10,11 @@
 //! - [`errors`]: turns warp's rejections (404, 405, …) into JSON errors.
 //! - [`assets`]: the page parts every chapter's page shares.
 //! - [`server`]: what every chapter binary does around its routes.
+//! - [`flags`]: parsers for the flags every chapter binary shares.
 
 pub mod assets;
 pub mod errors;
+pub mod flags;
 pub mod message;
 pub mod reply;
 pub mod routes;
