@@ -8,7 +8,6 @@ use std::future::Future;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use warp::http::{header, HeaderValue};
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
@@ -78,20 +77,10 @@ fn page(
     // The page learns the poll interval from the server, so
     // `--interval` changes what every browser does.
     let millis = interval.as_millis().to_string();
-    let html = INDEX_HTML.replace("{{interval_ms}}", &millis);
-    warp::path::end().and(warp::get()).map(move || {
-        let mut response = Response::new(html.clone().into());
-        let html_type = HeaderValue::from_static("text/html; charset=utf-8");
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, html_type);
-        response
-    })
+    chat::assets::page(INDEX_HTML.replace("{{interval_ms}}", &millis))
 }
 
 // GET /poll.js
 fn poll_js() -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    warp::path!("poll.js")
-        .and(warp::get())
-        .map(|| chat::assets::file(POLL_JS, "text/javascript; charset=utf-8"))
+    chat::assets::script("poll.js", POLL_JS)
 }

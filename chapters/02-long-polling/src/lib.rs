@@ -101,16 +101,12 @@ const LONG_POLL_JS: &str = include_str!("../static/long-poll.js");
 
 // GET /
 fn page() -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    warp::path::end()
-        .and(warp::get())
-        .map(|| chat::assets::file(INDEX_HTML, "text/html; charset=utf-8"))
+    chat::assets::page(INDEX_HTML)
 }
 
 // GET /long-poll.js
 fn long_poll_js() -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    warp::path!("long-poll.js")
-        .and(warp::get())
-        .map(|| chat::assets::file(LONG_POLL_JS, "text/javascript; charset=utf-8"))
+    chat::assets::script("long-poll.js", LONG_POLL_JS)
 }
 
 // ANCHOR: stats

@@ -20,7 +20,6 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use warp::http::{header, HeaderValue};
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
@@ -116,19 +115,10 @@ const SSE_JS: &str = include_str!("../static/sse.js");
 
 // GET /
 fn page() -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    warp::path::end().and(warp::get()).map(|| {
-        let mut response = Response::new(INDEX_HTML.into());
-        let html_type = HeaderValue::from_static("text/html; charset=utf-8");
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, html_type);
-        response
-    })
+    chat::assets::page(INDEX_HTML)
 }
 
 // GET /sse.js
 fn sse_js() -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    warp::path!("sse.js")
-        .and(warp::get())
-        .map(|| chat::assets::file(SSE_JS, "text/javascript; charset=utf-8"))
+    chat::assets::script("sse.js", SSE_JS)
 }

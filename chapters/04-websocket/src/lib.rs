@@ -17,7 +17,6 @@ use std::future::Future;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use warp::http::{header, HeaderValue};
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
@@ -119,19 +118,10 @@ const WS_JS: &str = include_str!("../static/ws.js");
 
 // GET /
 fn page() -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    warp::path::end().and(warp::get()).map(|| {
-        let mut response = Response::new(INDEX_HTML.into());
-        let html_type = HeaderValue::from_static("text/html; charset=utf-8");
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, html_type);
-        response
-    })
+    chat::assets::page(INDEX_HTML)
 }
 
 // GET /ws.js
 fn ws_js() -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    warp::path!("ws.js")
-        .and(warp::get())
-        .map(|| chat::assets::file(WS_JS, "text/javascript; charset=utf-8"))
+    chat::assets::script("ws.js", WS_JS)
 }

@@ -29,6 +29,7 @@ use warp::http::{header, HeaderValue};
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
+use chat::assets::asset;
 use chat::Store;
 
 /// What the server needs to know: the flags of `main.rs`.
@@ -185,6 +186,7 @@ pub fn routes(
             .unify()
             .boxed();
     }
+    // GET /, /limit.html, /limit.js, /protocol.js
     page()
         .or(asset("limit.html", LIMIT_HTML, "text/html; charset=utf-8"))
         .unify()
@@ -245,24 +247,5 @@ const PROTOCOL_JS: &str = include_str!("../static/protocol.js");
 
 // GET /
 fn page() -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    warp::path::end().and(warp::get()).map(|| {
-        let mut response = Response::new(INDEX_HTML.into());
-        let html_type = HeaderValue::from_static("text/html; charset=utf-8");
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, html_type);
-        response
-    })
-}
-
-// GET /limit.html, /limit.js, /protocol.js
-fn asset(
-    name: &'static str,
-    body: &'static str,
-    content_type: &'static str,
-) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    warp::path(name)
-        .and(warp::path::end())
-        .and(warp::get())
-        .map(move || chat::assets::file(body, content_type))
+    chat::assets::page(INDEX_HTML)
 }

@@ -20,6 +20,41 @@ pub fn routes() -> impl Filter<Extract = (Response,), Error = Rejection> + Clone
     css.or(js).unify()
 }
 
+/// `GET /`: a chapter's page.
+pub fn page(
+    html: impl Into<String>,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    let html: String = html.into();
+    warp::path::end().and(warp::get()).map(move || {
+        let mut response = Response::new(html.clone().into());
+        let html_type = HeaderValue::from_static("text/html; charset=utf-8");
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, html_type);
+        response
+    })
+}
+
+/// `GET /<name>`: a chapter's script.
+pub fn script(
+    name: &'static str,
+    js: &'static str,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    asset(name, js, "text/javascript; charset=utf-8")
+}
+
+/// `GET /<name>`: any other file a chapter's page needs.
+pub fn asset(
+    name: &'static str,
+    body: &'static str,
+    content_type: &'static str,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path(name)
+        .and(warp::path::end())
+        .and(warp::get())
+        .map(move || file(body, content_type))
+}
+
 /// A text file with its content type.
 pub fn file(body: &'static str, content_type: &'static str) -> Response {
     let mut response = Response::new(body.into());
