@@ -42,21 +42,12 @@ async fn serves_the_page_with_its_interval_and_stops_on_sigterm() {
 
 #[tokio::test]
 async fn refuses_bad_flags_with_a_clear_message() {
-    let output = tokio::process::Command::new(EXE)
-        .args(["--interval", "soon"])
-        .output()
-        .await
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("expected seconds between 0 and 3600"),
-        "{stderr}"
-    );
-
-    let help = tokio::process::Command::new(EXE).arg("--help").output();
-    let help = String::from_utf8(help.await.unwrap().stdout).unwrap();
-    for flag in ["--addr", "--history", "--interval"] {
-        assert!(help.contains(flag), "--help does not mention {flag}");
-    }
+    let documented = ["--addr", "--history", "--interval"];
+    wire::process::assert_flags(
+        EXE,
+        &["--interval", "soon"],
+        "expected seconds between 0 and 3600",
+        &documented,
+    )
+    .await;
 }

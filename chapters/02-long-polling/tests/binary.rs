@@ -51,18 +51,12 @@ async fn serves_the_page_and_stops_on_sigterm_with_a_request_parked() {
 
 #[tokio::test]
 async fn refuses_bad_flags_with_a_clear_message() {
-    let output = tokio::process::Command::new(EXE)
-        .args(["--max-waiters", "0"])
-        .output()
-        .await
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("at least 1"), "{stderr}");
-
-    let help = tokio::process::Command::new(EXE).arg("--help").output();
-    let help = String::from_utf8(help.await.unwrap().stdout).unwrap();
-    for flag in ["--addr", "--history", "--max-waiters"] {
-        assert!(help.contains(flag), "--help does not mention {flag}");
-    }
+    let documented = ["--addr", "--history", "--max-waiters"];
+    wire::process::assert_flags(
+        EXE,
+        &["--max-waiters", "0"],
+        "at least 1",
+        &documented,
+    )
+    .await;
 }

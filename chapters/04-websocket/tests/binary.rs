@@ -47,28 +47,19 @@ async fn serves_the_page_and_closes_sockets_with_1001_on_sigterm() {
 
 #[tokio::test]
 async fn refuses_bad_flags_with_a_clear_message() {
-    let output = tokio::process::Command::new(EXE)
-        .args(["--ping", "soon"])
-        .output()
-        .await
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("expected seconds between 0 and 3600"),
-        "{stderr}"
-    );
-
-    let help = tokio::process::Command::new(EXE).arg("--help").output();
-    let help = String::from_utf8(help.await.unwrap().stdout).unwrap();
-    for flag in [
+    let documented = [
         "--addr",
         "--history",
         "--ping",
         "--max-message",
         "--max-buffer",
         "--allow-origin",
-    ] {
-        assert!(help.contains(flag), "--help does not mention {flag}");
-    }
+    ];
+    wire::process::assert_flags(
+        EXE,
+        &["--ping", "soon"],
+        "expected seconds between 0 and 3600",
+        &documented,
+    )
+    .await;
 }

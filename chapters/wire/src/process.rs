@@ -66,3 +66,19 @@ impl Server {
             .expect("wait for the server")
     }
 }
+
+/// Checks a binary's flags as a reader meets them: `bad` is refused
+/// with a message that contains `why`, and `--help` names every flag
+/// in `documented`.
+pub async fn assert_flags(exe: &str, bad: &[&str], why: &str, documented: &[&str]) {
+    let output = Command::new(exe).args(bad).output().await.unwrap();
+    assert!(!output.status.success(), "{bad:?} was accepted");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(why), "{bad:?} gave: {stderr}");
+
+    let help = Command::new(exe).arg("--help").output().await.unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    for flag in documented {
+        assert!(help.contains(flag), "--help does not mention {flag}");
+    }
+}
