@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use chat::flags::{at_least_one, seconds};
 use clap::{Parser, Subcommand};
 
 use ch06_choosing::{Sizes, Technique};
@@ -29,13 +30,13 @@ struct Args {
     only: Vec<Technique>,
 
     /// Chat at human pace: how many readers, through the tap.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 20, value_parser = at_least_one)]
     clients: usize,
 
     /// Chat at human pace: how many messages are posted. With the
     /// default gap, the run ends before chapter 4's first ping (30 s),
     /// so the bytes are the messages' alone.
-    #[arg(long, default_value_t = 12)]
+    #[arg(long, default_value_t = 12, value_parser = at_least_one)]
     messages: usize,
 
     /// Chat at human pace: seconds between two messages.
@@ -43,19 +44,29 @@ struct Args {
     gap: Duration,
 
     /// Fan-out: how many readers.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, value_parser = at_least_one)]
     fan_out_clients: usize,
 
     /// Fan-out: the most messages (one per round).
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = 200, value_parser = at_least_one)]
     rounds: usize,
 
     /// Fan-out: the most seconds one technique may take.
     #[arg(long, default_value = "20", value_parser = seconds)]
     fan_out_time: Duration,
 
+    /// Fan-out: how many times each technique runs (in turns); the
+    /// table shows the run with the median CPU time.
+    #[arg(long, default_value_t = 3, value_parser = at_least_one)]
+    repeats: usize,
+
     /// Idle: the numbers of idle readers, comma-separated.
-    #[arg(long, default_value = "1000,10000", value_delimiter = ',')]
+    #[arg(
+        long,
+        default_value = "1000,10000",
+        value_delimiter = ',',
+        value_parser = at_least_one
+    )]
     idle: Vec<usize>,
 
     /// Seconds between two polls of a polling client (default:
@@ -75,15 +86,6 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:3006")]
         addr: SocketAddr,
     },
-}
-
-fn seconds(text: &str) -> Result<Duration, String> {
-    let parsed = text
-        .parse::<f64>()
-        .ok()
-        .filter(|s| *s > 0.0 && *s <= 3600.0);
-    let why = || format!("expected seconds between 0 and 3600, not {text:?}");
-    parsed.map(Duration::from_secs_f64).ok_or_else(why)
 }
 
 #[tokio::main]
@@ -119,6 +121,7 @@ async fn main() -> ExitCode {
         fan_out_clients: args.fan_out_clients,
         rounds: args.rounds,
         fan_out_time: args.fan_out_time,
+        repeats: args.repeats,
         idle: args.idle,
         interval: args
             .interval
@@ -141,6 +144,23 @@ async fn main() -> ExitCode {
 /// Ctrl-C or SIGTERM.
 async fn serve(technique: Technique, addr: SocketAddr) -> ExitCode {
     chat::server::init_tracing();
+    // Listen for SIGTERM before the address is printed: the harness may
+    // send it as soon as it has read that line, and a signal that comes
+    // before any handler ends the process at once, without a clean stop.
+    let kind = tokio::signal::unix::SignalKind::terminate();
+    let mut terminate = match tokio::signal::unix::signal(kind) {
+        Ok(signal) => signal,
+        Err(why) => {
+            eprintln!("error: cannot listen for SIGTERM: {why}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let shutdown = async move {
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = chat::server::shutdown_signal() => {}
+        }
+    };
     let listener = match chat::server::bind(addr).await {
         Ok(listener) => listener,
         Err(why) => {
@@ -148,8 +168,6 @@ async fn serve(technique: Technique, addr: SocketAddr) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    technique
-        .serve(listener, chat::server::shutdown_signal())
-        .await;
+    technique.serve(listener, shutdown).await;
     ExitCode::SUCCESS
 }

@@ -39,6 +39,8 @@ pub struct Sizes {
     pub fan_out_clients: usize,
     pub rounds: usize,
     pub fan_out_time: Duration,
+    /// How many times each technique's fan-out runs.
+    pub repeats: usize,
     /// Run 3: the numbers of idle readers.
     pub idle: Vec<usize>,
     /// How often a polling client polls.

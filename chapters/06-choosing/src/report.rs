@@ -325,8 +325,9 @@ fn caption(r: &Results) -> String {
          machine is well under 1). Chat at human pace: {clients} readers, \
          {messages} messages, one every {gap} s, polling every {interval} s, \
          through the tap. Fan-out: {fan} readers, up to {rounds} rounds or \
-         {time} s. Idle: {idle} readers. {files} The whole run took \
-         {secs:.0} s.{busy}",
+         {time} s, {repeats} times for each technique, in turns; the table \
+         shows the run with the median CPU time. Idle: {idle} readers. \
+         {files} The whole run took {secs:.0} s.{busy}",
         date = m.date,
         build = if cfg!(debug_assertions) {
             "debug"
@@ -347,6 +348,7 @@ fn caption(r: &Results) -> String {
         interval = s.interval.as_secs_f64(),
         fan = thousands(s.fan_out_clients),
         rounds = s.rounds,
+        repeats = s.repeats,
         time = s.fan_out_time.as_secs(),
         idle = idle.join(" and "),
         files = open_files(r.open_files),

@@ -27,3 +27,26 @@ async fn every_technique_serves_and_stops_on_sigterm() {
         assert!(status.success(), "{technique} stops cleanly: {status}");
     }
 }
+
+#[tokio::test]
+async fn refuses_bad_flags_with_a_clear_message() {
+    let exe = env!("CARGO_BIN_EXE_ch06-choosing");
+    let documented = [
+        "--out",
+        "--only",
+        "--clients",
+        "--messages",
+        "--gap",
+        "--fan-out-clients",
+        "--rounds",
+        "--fan-out-time",
+        "--repeats",
+        "--idle",
+        "--interval",
+        "serve",
+    ];
+    let why = "expected seconds between 0 and 3600";
+    wire::process::assert_flags(exe, &["--gap", "soon"], why, &documented).await;
+    let why = "expected a whole number of at least 1";
+    wire::process::assert_flags(exe, &["--idle", "1000,0"], why, &documented).await;
+}

@@ -17,6 +17,7 @@ fn tiny() -> Sizes {
         fan_out_clients: 5,
         rounds: 3,
         fan_out_time: Duration::from_secs(5),
+        repeats: 2,
         idle: vec![5, 10],
         interval: Duration::from_millis(300),
     }
