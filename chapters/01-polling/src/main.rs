@@ -29,6 +29,8 @@ struct Args {
 async fn main() -> ExitCode {
     let args = Args::parse();
     chat::server::init_tracing();
+    // Before `bind` prints its line: see `shutdown_signal`.
+    let shutdown = chat::server::shutdown_signal();
     let listener = match chat::server::bind(args.addr).await {
         Ok(listener) => listener,
         Err(why) => {
@@ -40,6 +42,6 @@ async fn main() -> ExitCode {
         history: args.history,
         interval: args.interval,
     };
-    ch01_polling::serve(listener, config, chat::server::shutdown_signal()).await;
+    ch01_polling::serve(listener, config, shutdown).await;
     ExitCode::SUCCESS
 }

@@ -30,6 +30,8 @@ struct Args {
 async fn main() -> ExitCode {
     let args = Args::parse();
     chat::server::init_tracing();
+    // Before `bind` prints its line: see `shutdown_signal`.
+    let shutdown = chat::server::shutdown_signal();
     let listener = match chat::server::bind(args.addr).await {
         Ok(listener) => listener,
         Err(why) => {
@@ -41,7 +43,6 @@ async fn main() -> ExitCode {
         history: args.history,
         max_waiters: args.max_waiters,
     };
-    let shutdown = chat::server::shutdown_signal();
     ch02_long_polling::serve(listener, config, shutdown).await;
     ExitCode::SUCCESS
 }

@@ -40,6 +40,8 @@ struct Args {
 async fn main() -> ExitCode {
     let args = Args::parse();
     chat::server::init_tracing();
+    // Before `bind` prints its line: see `shutdown_signal`.
+    let shutdown = chat::server::shutdown_signal();
     let listener = match chat::server::bind(args.addr).await {
         Ok(listener) => listener,
         Err(why) => {
@@ -53,6 +55,6 @@ async fn main() -> ExitCode {
         retry: args.retry,
         drain: args.drain,
     };
-    ch03_sse::serve(listener, config, chat::server::shutdown_signal()).await;
+    ch03_sse::serve(listener, config, shutdown).await;
     ExitCode::SUCCESS
 }

@@ -55,6 +55,8 @@ fn buffer(text: &str) -> Result<usize, String> {
 async fn main() -> ExitCode {
     let args = Args::parse();
     chat::server::init_tracing();
+    // Before `bind` prints its line: see `shutdown_signal`.
+    let shutdown = chat::server::shutdown_signal();
     let listener = match chat::server::bind(args.addr).await {
         Ok(listener) => listener,
         Err(why) => {
@@ -69,6 +71,6 @@ async fn main() -> ExitCode {
         allow_origin: args.allow_origin,
         max_buffer: args.max_buffer,
     };
-    ch04_websocket::serve(listener, config, chat::server::shutdown_signal()).await;
+    ch04_websocket::serve(listener, config, shutdown).await;
     ExitCode::SUCCESS
 }

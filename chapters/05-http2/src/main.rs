@@ -76,6 +76,8 @@ async fn run(args: Args) -> Result<(), String> {
     };
     let fingerprint = identity.fingerprint();
     let acceptor = identity.acceptor()?;
+    // Before `bind` prints its line: see `shutdown_signal`.
+    let shutdown = chat::server::shutdown_signal();
     // Prints `listening on http://…` (SPEC.md §2), then the second line.
     let listener = chat::server::bind(args.addr).await?;
     let tls_listener =
@@ -108,7 +110,6 @@ async fn run(args: Args) -> Result<(), String> {
         },
         ..ch05_http2::Config::default()
     };
-    let shutdown = chat::server::shutdown_signal();
     ch05_http2::serve(listener, Some(tls), config, shutdown).await;
     Ok(())
 }

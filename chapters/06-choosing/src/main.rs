@@ -147,20 +147,7 @@ async fn serve(technique: Technique, addr: SocketAddr) -> ExitCode {
     // Listen for SIGTERM before the address is printed: the harness may
     // send it as soon as it has read that line, and a signal that comes
     // before any handler ends the process at once, without a clean stop.
-    let kind = tokio::signal::unix::SignalKind::terminate();
-    let mut terminate = match tokio::signal::unix::signal(kind) {
-        Ok(signal) => signal,
-        Err(why) => {
-            eprintln!("error: cannot listen for SIGTERM: {why}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let shutdown = async move {
-        tokio::select! {
-            _ = terminate.recv() => {}
-            _ = chat::server::shutdown_signal() => {}
-        }
-    };
+    let shutdown = chat::server::shutdown_signal();
     let listener = match chat::server::bind(addr).await {
         Ok(listener) => listener,
         Err(why) => {

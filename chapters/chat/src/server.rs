@@ -1,6 +1,7 @@
 //! What every chapter binary does around its routes: flags, logs,
 //! the `listening on` line and a graceful stop (SPEC.md §2).
 
+use std::future::Future;
 use std::io::Write;
 use std::net::SocketAddr;
 
@@ -36,25 +37,36 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, String> {
 }
 
 /// Completes on Ctrl-C or SIGTERM: the signal to stop gracefully.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+///
+/// Call it BEFORE [`bind`]: the handlers are installed by this call,
+/// not when the future is first polled. A script that sends SIGTERM
+/// right after the `listening on` line would otherwise kill the
+/// process (the default action) instead of stopping it gracefully.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let term = async {
+    {
         use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                term.recv().await;
+        let term = signal(SignalKind::terminate());
+        let int = signal(SignalKind::interrupt());
+        async move {
+            let (Ok(mut term), Ok(mut int)) = (term, int) else {
+                // No handlers: wait forever, as there is no signal to
+                // wait for.
+                tracing::warn!("cannot listen for Ctrl-C and SIGTERM");
+                return std::future::pending().await;
+            };
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = int.recv() => {},
             }
-            Err(_) => std::future::pending().await,
+            tracing::info!("shutting down");
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
     }
-    tracing::info!("shutting down");
+    #[cfg(not(unix))]
+    {
+        async move {
+            let _ = tokio::signal::ctrl_c().await;
+            tracing::info!("shutting down");
+        }
+    }
 }
