@@ -29,20 +29,12 @@ struct Args {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    chat::server::init_tracing();
-    // Before `bind` prints its line: see `shutdown_signal`.
-    let shutdown = chat::server::shutdown_signal();
-    let listener = match chat::server::bind(args.addr).await {
-        Ok(listener) => listener,
-        Err(why) => {
-            eprintln!("error: {why}");
-            return ExitCode::FAILURE;
-        }
-    };
     let config = ch02_long_polling::Config {
         history: args.history,
         max_waiters: args.max_waiters,
     };
-    ch02_long_polling::serve(listener, config, shutdown).await;
-    ExitCode::SUCCESS
+    chat::server::run(args.addr, |listener, shutdown| {
+        ch02_long_polling::serve(listener, config, shutdown)
+    })
+    .await
 }

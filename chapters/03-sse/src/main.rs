@@ -39,22 +39,14 @@ struct Args {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    chat::server::init_tracing();
-    // Before `bind` prints its line: see `shutdown_signal`.
-    let shutdown = chat::server::shutdown_signal();
-    let listener = match chat::server::bind(args.addr).await {
-        Ok(listener) => listener,
-        Err(why) => {
-            eprintln!("error: {why}");
-            return ExitCode::FAILURE;
-        }
-    };
     let config = ch03_sse::Config {
         history: args.history,
         heartbeat: args.heartbeat,
         retry: args.retry,
         drain: args.drain,
     };
-    ch03_sse::serve(listener, config, shutdown).await;
-    ExitCode::SUCCESS
+    chat::server::run(args.addr, |listener, shutdown| {
+        ch03_sse::serve(listener, config, shutdown)
+    })
+    .await
 }

@@ -54,16 +54,6 @@ fn buffer(text: &str) -> Result<usize, String> {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    chat::server::init_tracing();
-    // Before `bind` prints its line: see `shutdown_signal`.
-    let shutdown = chat::server::shutdown_signal();
-    let listener = match chat::server::bind(args.addr).await {
-        Ok(listener) => listener,
-        Err(why) => {
-            eprintln!("error: {why}");
-            return ExitCode::FAILURE;
-        }
-    };
     let config = ch04_websocket::Config {
         history: args.history,
         ping: args.ping,
@@ -71,6 +61,8 @@ async fn main() -> ExitCode {
         allow_origin: args.allow_origin,
         max_buffer: args.max_buffer,
     };
-    ch04_websocket::serve(listener, config, shutdown).await;
-    ExitCode::SUCCESS
+    chat::server::run(args.addr, |listener, shutdown| {
+        ch04_websocket::serve(listener, config, shutdown)
+    })
+    .await
 }

@@ -4,6 +4,8 @@
 use std::future::Future;
 use std::io::Write;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::process::ExitCode;
 
 use tokio::net::TcpListener;
 
@@ -69,4 +71,30 @@ pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
             tracing::info!("shutting down");
         }
     }
+}
+
+/// The stop signal, as [`run`] hands it to a chapter's `serve`.
+pub type Shutdown = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// What every chapter's `main` does around its `serve`: logs to
+/// stderr, the stop signal, bind and print `listening on …`, then
+/// serve until Ctrl-C or SIGTERM. A bind error is printed, and the
+/// process exits with a failure.
+pub async fn run<F, Fut>(addr: SocketAddr, serve: F) -> ExitCode
+where
+    F: FnOnce(TcpListener, Shutdown) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    init_tracing();
+    // Before `bind` prints its line: see `shutdown_signal`.
+    let shutdown: Shutdown = Box::pin(shutdown_signal());
+    let listener = match bind(addr).await {
+        Ok(listener) => listener,
+        Err(why) => {
+            eprintln!("error: {why}");
+            return ExitCode::FAILURE;
+        }
+    };
+    serve(listener, shutdown).await;
+    ExitCode::SUCCESS
 }
