@@ -18,6 +18,9 @@ use chat::Store;
 pub struct Config {
     /// How many messages the store keeps (`--history`).
     pub history: usize,
+    /// The name of this run; `None` picks a random one, as a real
+    /// start does. Tests fix it, so that transcripts do not change.
+    pub run: Option<chat::Run>,
     /// How long the page waits between two polls (`--interval`).
     pub interval: Duration,
 }
@@ -26,6 +29,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             history: 1000,
+            run: None,
             interval: Duration::from_secs(2),
         }
     }
@@ -39,7 +43,7 @@ pub async fn serve(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    let store = Store::new(config.history);
+    let store = chat::server::store(config.history, config.run.clone());
     let routes = routes(store, &config)
         .recover(chat::errors::recover)
         .with(warp::trace::request());
@@ -57,7 +61,7 @@ pub fn routes(
     store: Store,
     config: &Config,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    page(config.interval)
+    page(config.interval, &store)
         .or(poll_js())
         .unify()
         .or(chat::assets::routes())
@@ -73,11 +77,13 @@ const POLL_JS: &str = include_str!("../static/poll.js");
 // GET /
 fn page(
     interval: Duration,
+    store: &Store,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     // The page learns the poll interval from the server, so
     // `--interval` changes what every browser does.
     let millis = interval.as_millis().to_string();
-    chat::assets::page(INDEX_HTML.replace("{{interval_ms}}", &millis))
+    let html = INDEX_HTML.replace("{{interval_ms}}", &millis);
+    chat::assets::page(&html, store.run())
 }
 
 // GET /poll.js

@@ -30,6 +30,7 @@ async fn main() -> ExitCode {
     let args = Args::parse();
     let config = ch01_polling::Config {
         history: args.history,
+        run: None,
         interval: args.interval,
     };
     chat::server::run(args.addr, |listener, shutdown| {

@@ -18,7 +18,15 @@ async function poll() {
   try {
     // The cursor makes every poll cheap and safe: the server sends
     // only what we have not seen, and nothing is lost between polls.
-    const response = await fetch(`/messages?after=${chat.cursor}`);
+    // The run says which server's cursor it is.
+    const response = await fetch(`/messages?${chat.query}`);
+    if (response.status === 409) {
+      // Not "nothing new": the server cannot continue from our
+      // cursor (it restarted, say). Take its cursor; ask again now.
+      chat.reset(await response.json());
+      again = true;
+      return;
+    }
     if (!response.ok) throw new Error(await chat.errorOf(response));
     chat.show(await response.json());
     chat.setStatus(`polling every ${interval / 1000} s`);

@@ -83,3 +83,21 @@ async fn a_message_posted_in_one_page_appears_in_the_other() {
     ana.close().await;
     ben.close().await;
 }
+
+// ANCHOR: restart
+/// A page open across a restart: the new run answers the old cursor
+/// with 409, and the page shows the new run's messages after a line
+/// that says the history was reset.
+#[tokio::test]
+async fn the_page_survives_a_restart() {
+    wire::restart::a_page_survives_a_restart(|listener, shutdown, run| {
+        let config = Config {
+            interval: Duration::from_millis(200),
+            run: Some(chat::Run::named(run)),
+            ..Config::default()
+        };
+        serve(listener, config, shutdown)
+    })
+    .await;
+}
+// ANCHOR_END: restart

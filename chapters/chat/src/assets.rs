@@ -6,6 +6,8 @@ use warp::http::{header, HeaderValue};
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
+use crate::cursor::Run;
+
 const CHAT_CSS: &str = include_str!("../static/chat.css");
 const CHAT_JS: &str = include_str!("../static/chat.js");
 
@@ -20,11 +22,13 @@ pub fn routes() -> impl Filter<Extract = (Response,), Error = Rejection> + Clone
     css.or(js).unify()
 }
 
-/// `GET /`: a chapter's page.
+/// `GET /`: a chapter's page, with the name of the server's run
+/// written where the page has `{{run}}` (see [`crate::cursor`]).
 pub fn page(
-    html: impl Into<String>,
+    html: &str,
+    run: &Run,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    let html: String = html.into();
+    let html = html.replace("{{run}}", run.as_str());
     warp::path::end().and(warp::get()).map(move || {
         let mut response = Response::new(html.clone().into());
         let html_type = HeaderValue::from_static("text/html; charset=utf-8");

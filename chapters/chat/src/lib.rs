@@ -4,7 +4,10 @@
 //! delivering new messages, and the reader compares like with like.
 //!
 //! - [`message`]: what a message is, and the rules a new one follows.
-//! - [`store`]: the newest messages in memory, and news of new ones.
+//! - [`store`]: the newest messages in memory, each encoded once, and
+//!   news of new ones.
+//! - [`cursor`]: where a client resumes, the run that issued it, and
+//!   the reset that answers a cursor this run never issued.
 //! - [`routes`]: `POST /messages` and `GET /messages?after=ID`.
 //! - [`reply`]: JSON answers, and the JSON error every failure uses.
 //! - [`errors`]: turns warp's rejections (404, 405, …) into JSON errors.
@@ -13,6 +16,7 @@
 //! - [`flags`]: parsers for the flags every chapter binary shares.
 
 pub mod assets;
+pub mod cursor;
 pub mod errors;
 pub mod flags;
 pub mod message;
@@ -22,4 +26,5 @@ pub mod server;
 pub mod store;
 
 pub use message::{Message, NewMessage};
-pub use store::Store;
+pub use cursor::{Cursor, Reset, Run};
+pub use store::{Page, Store, Stored};

@@ -11,7 +11,8 @@ pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
 }
 
 /// A JSON answer whose body is already encoded.
-pub fn json_bytes(status: StatusCode, body: Vec<u8>) -> Response {
+pub fn json_bytes(status: StatusCode, body: impl Into<bytes::Bytes>) -> Response {
+    let body: bytes::Bytes = body.into();
     let mut response = Response::new(body.into());
     *response.status_mut() = status;
     response.headers_mut().insert(

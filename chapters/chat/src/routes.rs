@@ -9,6 +9,7 @@ use warp::reply::Response;
 use warp::{Buf, Filter, Rejection};
 
 use crate::message::NewMessage;
+use crate::cursor::{Cursor, Reset};
 use crate::reply::{error, json, json_bytes};
 use crate::store::Store;
 
@@ -82,8 +83,9 @@ where
         return error(StatusCode::UNPROCESSABLE_ENTITY, why);
     }
     let message = store.post(new);
-    tracing::info!(id = message.id, "message stored");
-    json(StatusCode::CREATED, &message)
+    tracing::info!(id = message.id(), "message stored");
+    // The bytes made once at `post`, the same every reader gets.
+    json_bytes(StatusCode::CREATED, message.json().clone())
 }
 // ANCHOR_END: post_handler
 
@@ -148,25 +150,27 @@ fn list_messages(
     if_none_match: Option<String>,
     store: Store,
 ) -> Response {
-    let after = match query.after() {
-        Ok(after) => after,
+    let cursor = match query.cursor() {
+        Ok(cursor) => cursor,
         Err(why) => return error(StatusCode::BAD_REQUEST, why),
     };
-    let body = serde_json::to_vec(&store.after(after, PAGE_SIZE))
-        .expect("messages always serialize");
-    // The ETag names these exact bytes: the same list, the same tag.
-    let etag = etag_of(&body);
-    let mut response = if matches_etag(if_none_match.as_deref(), &etag) {
+    // One body and one ETag for every client at this cursor, made
+    // once until the next post (see `Store::page`).
+    let page = match store.page(&cursor, PAGE_SIZE) {
+        Ok(page) => page,
+        Err(reset) => return conflict(&reset),
+    };
+    let mut response = if matches_etag(if_none_match.as_deref(), &page.etag) {
         // The client already has these bytes: say so, send no body
         // (RFC 9110 §15.4.5). The 304 must repeat the ETag.
         let mut r = Response::new(Vec::new().into());
         *r.status_mut() = StatusCode::NOT_MODIFIED;
         r
     } else {
-        json_bytes(StatusCode::OK, body)
+        json_bytes(StatusCode::OK, page.body)
     };
     let headers = response.headers_mut();
-    headers.insert(header::ETAG, etag);
+    headers.insert(header::ETAG, page.etag);
     // `no-cache` does not forbid caching: it asks the browser to check
     // with the server every time, sending `If-None-Match` by itself.
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
@@ -174,11 +178,27 @@ fn list_messages(
 }
 // ANCHOR_END: get_handler
 
+// ANCHOR: conflict
+/// A cursor this run cannot continue: `409 Conflict`, "a conflict
+/// with the current state of the target resource" that the client
+/// can resolve and then ask again (RFC 9110 §15.5.10). An empty 200
+/// would say "nothing new", and the client would wait for ever. The
+/// body says why, and the cursor to ask with instead.
+pub fn conflict(reset: &Reset) -> Response {
+    let mut response = json(StatusCode::CONFLICT, reset);
+    let no_store = HeaderValue::from_static("no-store");
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, no_store);
+    response
+}
+// ANCHOR_END: conflict
+
 // ANCHOR: etag
 /// A strong ETag: the first 64 bits of the SHA-1 of the body, in hex.
 /// It depends only on the bytes, so it survives a server restart and
 /// every copy of the server agrees on it.
-fn etag_of(body: &[u8]) -> HeaderValue {
+pub(crate) fn etag_of(body: &[u8]) -> HeaderValue {
     let digest = Sha1::digest(body);
     let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
     HeaderValue::from_str(&format!("\"{hex}\"")).expect("hex is a valid header")
@@ -232,6 +252,16 @@ impl Query {
         }
     }
     // ANCHOR_END: after
+
+    // ANCHOR: query_cursor
+    /// The client's cursor: `after`, and the run it came from, when
+    /// the client names it (`?after=5&run=k3x9qa`).
+    pub fn cursor(&self) -> Result<Cursor, String> {
+        let after = self.after()?;
+        let run = self.get("run").map(String::from);
+        Ok(Cursor { run, after })
+    }
+    // ANCHOR_END: query_cursor
 }
 
 #[cfg(test)]

@@ -1,11 +1,14 @@
-//! The store: the newest messages in memory, and a way to be told
-//! when a new one arrives.
+//! The store: the newest messages in memory, each encoded once, and a
+//! way to be told when a new one arrives.
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
+use bytes::Bytes;
 use tokio::sync::watch;
+use warp::http::HeaderValue;
 
+use crate::cursor::{Cursor, Reset, Run};
 use crate::message::{Message, NewMessage};
 
 // ANCHOR: store
@@ -13,67 +16,240 @@ use crate::message::{Message, NewMessage};
 /// every clone shares the same messages.
 #[derive(Clone)]
 pub struct Store {
-    inner: Arc<Mutex<Inner>>,
+    inner: Arc<RwLock<Inner>>,
     /// The id of the newest message (0 before the first one).
     /// Later chapters wait on it to learn of new messages without
     /// polling the store: see [`Store::subscribe`].
     newest: watch::Sender<u64>,
+    /// The name of this run of the server (see [`crate::cursor`]).
+    run: Run,
+    /// Answers to `GET /messages?after=ID`, kept until the next post.
+    pages: Arc<Mutex<Pages>>,
 }
 
 struct Inner {
     /// Oldest first. Ids are consecutive, so the position of a
     /// message follows from its id.
-    messages: VecDeque<Message>,
+    messages: VecDeque<Stored>,
     /// How many messages to keep (`--history`).
     capacity: usize,
 }
+
+/// One stored message. Its JSON is made once, when it is posted, and
+/// every reader shares those bytes: cloning a `Stored` copies a
+/// pointer, not the message.
+#[derive(Clone, Debug)]
+pub struct Stored(Arc<Entry>);
+
+#[derive(Debug)]
+struct Entry {
+    id: u64,
+    /// `{"id":1,"user":"ana","text":"hello"}`
+    json: Bytes,
+    /// The message in a technique's own framing (chapter 3: an SSE
+    /// event), made by the first reader that needs it.
+    framed: OnceLock<Bytes>,
+}
 // ANCHOR_END: store
 
+impl Stored {
+    pub fn id(&self) -> u64 {
+        self.0.id
+    }
+
+    /// The message as JSON, the bytes every chapter sends.
+    pub fn json(&self) -> &Bytes {
+        &self.0.json
+    }
+
+    /// The message in one technique's framing, made once by `frame`
+    /// (the first call) and shared by every later reader.
+    pub fn framed(&self, frame: impl FnOnce(&Stored) -> Bytes) -> Bytes {
+        self.0.framed.get_or_init(|| frame(self)).clone()
+    }
+
+    /// The message as a value, read back from its JSON.
+    pub fn message(&self) -> Message {
+        serde_json::from_slice(&self.0.json).expect("stored JSON is a message")
+    }
+}
+
+/// The answer to one `GET /messages?after=ID`: the JSON array and
+/// its ETag, made once for all the clients at the same cursor.
+#[derive(Clone, Debug)]
+pub struct Page {
+    pub body: Bytes,
+    pub etag: HeaderValue,
+    /// How many messages the array holds.
+    pub len: usize,
+}
+
+/// The pages made since the newest post. A post makes them all old.
+#[derive(Default)]
+struct Pages {
+    /// The newest id when these pages were made.
+    newest: u64,
+    by_cursor: HashMap<u64, Page>,
+}
+
+/// How many pages to keep at most: clients that are caught up share
+/// one cursor, so a few pages serve nearly every poll.
+const MAX_PAGES: usize = 64;
+
 impl Store {
-    /// A store that keeps the newest `capacity` messages (at least one).
+    /// A store that keeps the newest `capacity` messages (at least
+    /// one), for a new run with a random name.
     pub fn new(capacity: usize) -> Self {
+        Store::with_run(capacity, Run::random())
+    }
+
+    /// The same, for a run with a name chosen by the caller.
+    pub fn with_run(capacity: usize, run: Run) -> Self {
         let capacity = capacity.max(1);
         Store {
-            inner: Arc::new(Mutex::new(Inner {
+            inner: Arc::new(RwLock::new(Inner {
                 messages: VecDeque::with_capacity(capacity.min(1024)),
                 capacity,
             })),
             newest: watch::Sender::new(0),
+            run,
+            pages: Arc::default(),
         }
+    }
+
+    /// The name of this run.
+    pub fn run(&self) -> &Run {
+        &self.run
     }
 
     // ANCHOR: post
     /// Stores a valid message, gives it the next id and tells every
     /// subscriber. The oldest message is forgotten when the history
     /// is full.
-    pub fn post(&self, new: NewMessage) -> Message {
-        let mut inner = self.inner.lock().unwrap();
+    pub fn post(&self, new: NewMessage) -> Stored {
+        let mut inner = self.inner.write().unwrap();
         let message = Message {
             id: *self.newest.borrow() + 1,
             user: new.user,
             text: new.text,
         };
+        // Encoded here, once: no reader serializes it again.
+        let json = serde_json::to_vec(&message).expect("a message serializes");
+        let stored = Stored(Arc::new(Entry {
+            id: message.id,
+            json: json.into(),
+            framed: OnceLock::new(),
+        }));
         if inner.messages.len() == inner.capacity {
             inner.messages.pop_front();
         }
-        inner.messages.push_back(message.clone());
+        inner.messages.push_back(stored.clone());
         // Still under the lock, so subscribers see ids in order and
         // find the message in the store when they wake up.
         self.newest.send_replace(message.id);
-        message
+        stored
     }
     // ANCHOR_END: post
 
     // ANCHOR: after
     /// The retained messages with an id greater than `after`, oldest
     /// first, at most `limit` of them.
-    pub fn after(&self, after: u64, limit: usize) -> Vec<Message> {
-        let inner = self.inner.lock().unwrap();
+    pub fn after(&self, after: u64, limit: usize) -> Vec<Stored> {
+        let inner = self.inner.read().unwrap();
         // Ids are consecutive, so a binary search finds the start.
-        let start = inner.messages.partition_point(|m| m.id <= after);
+        let start = inner.messages.partition_point(|m| m.id() <= after);
         inner.messages.range(start..).take(limit).cloned().collect()
     }
     // ANCHOR_END: after
+
+    // ANCHOR: read
+    /// Like [`Store::after`], for a client's cursor: first it checks
+    /// that this run issued the cursor and still holds what follows.
+    /// If not, the answer is a [`Reset`], never an empty list that a
+    /// client would read as "nothing new".
+    pub fn read(&self, cursor: &Cursor, limit: usize) -> Result<Vec<Stored>, Reset> {
+        let inner = self.inner.read().unwrap();
+        self.check(&inner, cursor)?;
+        let start = inner.messages.partition_point(|m| m.id() <= cursor.after);
+        Ok(inner.messages.range(start..).take(limit).cloned().collect())
+    }
+
+    fn check(&self, inner: &Inner, cursor: &Cursor) -> Result<(), Reset> {
+        let run = self.run.as_str();
+        let reset = |why: String, after: u64| Reset {
+            reset: why,
+            run: run.to_owned(),
+            after,
+        };
+        if let Some(theirs) = cursor.run.as_deref().filter(|r| *r != run) {
+            let why = format!("the server restarted: run {theirs} is over, {run} began");
+            return Err(reset(why, 0));
+        }
+        let after = cursor.after;
+        let newest = inner.messages.back().map_or(0, Stored::id);
+        if after > newest {
+            let why = format!(
+                "there is no message {after} yet: the newest is {newest} \
+                 (did the server restart?)"
+            );
+            return Err(reset(why, 0));
+        }
+        let oldest = inner.messages.front().map_or(1, Stored::id);
+        // After 0 means "from the start": never a gap.
+        if after > 0 && after + 1 < oldest {
+            let (from, to) = (after + 1, oldest - 1);
+            let kept = inner.messages.len();
+            let why = format!(
+                "messages {from} to {to} are no longer kept: \
+                 the server keeps the newest {kept}"
+            );
+            return Err(reset(why, to));
+        }
+        Ok(())
+    }
+    // ANCHOR_END: read
+
+    // ANCHOR: page
+    /// The answer to `GET /messages?after=ID`, made once for every
+    /// client at the same cursor until the next post.
+    pub fn page(&self, cursor: &Cursor, limit: usize) -> Result<Page, Reset> {
+        let newest = self.newest_id();
+        {
+            let mut pages = self.pages.lock().unwrap();
+            if pages.newest != newest {
+                // A post since these were made: they are all old.
+                pages.by_cursor.clear();
+                pages.newest = newest;
+            }
+            if let Some(page) = pages.by_cursor.get(&cursor.after) {
+                // A hit must still pass the run check: a page names
+                // only the id, not the run the client asked about.
+                if cursor.run.as_deref().is_none_or(|r| r == self.run.as_str()) {
+                    return Ok(page.clone());
+                }
+            }
+        }
+        // Read the newest id and the list under one read lock, so the
+        // page is filed under the id it was made from.
+        let (page, made_at) = {
+            let inner = self.inner.read().unwrap();
+            self.check(&inner, cursor)?;
+            let start = inner.messages.partition_point(|m| m.id() <= cursor.after);
+            let messages: Vec<&Stored> =
+                inner.messages.range(start..).take(limit).collect();
+            let made_at = inner.messages.back().map_or(0, Stored::id);
+            (Page::of(&messages), made_at)
+        };
+        let mut pages = self.pages.lock().unwrap();
+        if pages.newest == made_at {
+            if pages.by_cursor.len() >= MAX_PAGES {
+                pages.by_cursor.clear();
+            }
+            pages.by_cursor.insert(cursor.after, page.clone());
+        }
+        Ok(page)
+    }
+    // ANCHOR_END: page
 
     /// The id of the newest message, 0 when there is none yet.
     pub fn newest_id(&self) -> u64 {
@@ -83,13 +259,13 @@ impl Store {
     /// The id of the oldest message still retained, if any. A client
     /// whose cursor is older than this has missed messages for good.
     pub fn oldest_id(&self) -> Option<u64> {
-        let inner = self.inner.lock().unwrap();
-        inner.messages.front().map(|m| m.id)
+        let inner = self.inner.read().unwrap();
+        inner.messages.front().map(Stored::id)
     }
 
     /// How many messages are retained now.
     pub fn len(&self) -> usize {
-        self.inner.lock().unwrap().messages.len()
+        self.inner.read().unwrap().messages.len()
     }
 
     /// True before the first message, or if none is retained.
@@ -108,24 +284,69 @@ impl Store {
     // ANCHOR_END: subscribe
 }
 
+impl Page {
+    /// `[m1,m2,…]`: the stored JSON of each message, joined, with no
+    /// message encoded again.
+    fn of(messages: &[&Stored]) -> Page {
+        let size: usize = messages.iter().map(|m| m.json().len() + 1).sum();
+        let mut body = Vec::with_capacity(size + 2);
+        body.push(b'[');
+        for (i, message) in messages.iter().enumerate() {
+            if i > 0 {
+                body.push(b',');
+            }
+            body.extend_from_slice(message.json());
+        }
+        body.push(b']');
+        let etag = crate::routes::etag_of(&body);
+        Page {
+            body: body.into(),
+            etag,
+            len: messages.len(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn post(store: &Store, text: &str) -> Message {
+    fn post(store: &Store, text: &str) -> Stored {
         store.post(NewMessage {
             user: "ana".into(),
             text: text.into(),
         })
     }
 
+    fn ids(messages: &[Stored]) -> Vec<u64> {
+        messages.iter().map(Stored::id).collect()
+    }
+
+    fn at(run: Option<&str>, after: u64) -> Cursor {
+        Cursor {
+            run: run.map(String::from),
+            after,
+        }
+    }
+
     #[test]
     fn ids_start_at_one_and_increase_by_one() {
         let store = Store::new(10);
         assert_eq!(store.newest_id(), 0);
-        assert_eq!(post(&store, "a").id, 1);
-        assert_eq!(post(&store, "b").id, 2);
+        assert_eq!(post(&store, "a").id(), 1);
+        assert_eq!(post(&store, "b").id(), 2);
         assert_eq!(store.newest_id(), 2);
+    }
+
+    #[test]
+    fn the_json_is_made_once_and_shared() {
+        let store = Store::new(10);
+        let posted = post(&store, "hi");
+        assert_eq!(posted.json(), r#"{"id":1,"user":"ana","text":"hi"}"#);
+        let read = store.after(0, 10);
+        // The same bytes in memory, not an equal copy.
+        assert_eq!(read[0].json().as_ptr(), posted.json().as_ptr());
+        assert_eq!(read[0].message().text, "hi");
     }
 
     #[test]
@@ -134,8 +355,7 @@ mod tests {
         for i in 0..5 {
             post(&store, &i.to_string());
         }
-        let ids: Vec<u64> = store.after(0, 100).iter().map(|m| m.id).collect();
-        assert_eq!(ids, [3, 4, 5]);
+        assert_eq!(ids(&store.after(0, 100)), [3, 4, 5]);
         assert_eq!(store.oldest_id(), Some(3));
     }
 
@@ -147,10 +367,55 @@ mod tests {
         }
         let page = store.after(10, 100);
         assert_eq!(page.len(), 100);
-        assert_eq!(page[0].id, 11);
-        assert_eq!(page[99].id, 110);
+        assert_eq!(page[0].id(), 11);
+        assert_eq!(page[99].id(), 110);
         assert!(store.after(250, 100).is_empty());
         assert!(store.after(u64::MAX, 100).is_empty());
+    }
+
+    // ANCHOR: reset_tests
+    #[test]
+    fn a_cursor_this_run_never_issued_gets_a_reset() {
+        let store = Store::with_run(3, Run::named("b2"));
+        for i in 0..5 {
+            post(&store, &i.to_string()); // ids 1 to 5; 3, 4, 5 kept
+        }
+        // This run's cursors, and a bare id it can check: fine.
+        assert_eq!(ids(&store.read(&at(Some("b2"), 3), 9).unwrap()), [4, 5]);
+        assert_eq!(ids(&store.read(&at(None, 2), 9).unwrap()), [3, 4, 5]);
+        assert!(store.read(&at(Some("b2"), 5), 9).unwrap().is_empty());
+        // Another run's cursor, even one whose id exists here.
+        let other = store.read(&at(Some("a1"), 4), 9).unwrap_err();
+        assert_eq!((other.run.as_str(), other.after), ("b2", 0));
+        assert!(other.reset.contains("restarted"), "{}", other.reset);
+        // An id from the future.
+        let future = store.read(&at(None, 9), 9).unwrap_err();
+        assert_eq!(future.after, 0);
+        // Older than the history: continue after the gap.
+        let gone = store.read(&at(Some("b2"), 1), 9).unwrap_err();
+        assert_eq!(gone.after, 2);
+        assert_eq!(
+            gone.reset,
+            "messages 2 to 2 are no longer kept: the server keeps the newest 3"
+        );
+        // The start never needs a reset.
+        assert_eq!(ids(&store.read(&at(Some("b2"), 0), 9).unwrap()), [3, 4, 5]);
+    }
+    // ANCHOR_END: reset_tests
+
+    #[test]
+    fn pages_are_shared_until_the_next_post() {
+        let store = Store::with_run(10, Run::named("b2"));
+        post(&store, "a");
+        let first = store.page(&at(None, 0), 100).unwrap();
+        let again = store.page(&at(Some("b2"), 0), 100).unwrap();
+        assert_eq!(first.body.as_ptr(), again.body.as_ptr());
+        // A hit still checks the run.
+        assert!(store.page(&at(Some("a1"), 0), 100).is_err());
+        post(&store, "b");
+        let after_post = store.page(&at(None, 0), 100).unwrap();
+        assert_eq!(after_post.len, 2);
+        assert_ne!(after_post.etag, first.etag);
     }
 
     #[tokio::test]

@@ -13,6 +13,10 @@ const chat = (() => {
   // The cursor: the id of the newest message shown. Ids only grow,
   // so a message with an id at or below it is already on the page.
   let cursor = 0;
+  // The run of the server that gave us the cursor: the server writes
+  // its name into this script's tag. A cursor is the server's token:
+  // "after 5" means something only to the run that sent id 5.
+  let run = document.currentScript.dataset.run;
   const posted = [];
 
   // ANCHOR: show
@@ -36,6 +40,21 @@ const chat = (() => {
     list.scrollTop = list.scrollHeight;
   }
   // ANCHOR_END: show
+
+  // ANCHOR: reset
+  // The server cannot continue from our cursor (it restarted, or the
+  // messages after our cursor are gone) and says so. Take its cursor
+  // and run, and mark the place: what follows is its history.
+  function reset(answer) {
+    cursor = answer.after;
+    run = answer.run;
+    const item = document.createElement("li");
+    item.className = "reset";
+    item.textContent = `history reset: ${answer.reset}`;
+    list.append(item);
+    list.scrollTop = list.scrollHeight;
+  }
+  // ANCHOR_END: reset
 
   function setStatus(message, isError = false) {
     status.textContent = message;
@@ -91,11 +110,19 @@ const chat = (() => {
 
   return {
     show,
+    reset,
     setStatus,
     showError,
     errorOf,
     get cursor() {
       return cursor;
+    },
+    get run() {
+      return run;
+    },
+    // The query every request that resumes sends: `after=5&run=k3x9qa`.
+    get query() {
+      return `after=${cursor}&run=${encodeURIComponent(run)}`;
     },
     onPosted(listener) {
       posted.push(listener);

@@ -11,6 +11,7 @@
 //! - [`scenario`]: a chapter's server behind a tap, for tests.
 //! - [`process`]: a chapter binary run as a reader runs it.
 //! - [`browser`]: headless Chromium for the real-browser tests.
+//! - [`restart`]: the story of a page that stays open across a restart.
 //!
 //! `cargo run -p wire -- --listen 127.0.0.1:4000 --to 127.0.0.1:3001`
 //! runs the tap by hand and prints the conversation as it happens.
@@ -21,6 +22,7 @@ pub mod diagram;
 pub mod http1;
 pub mod http2;
 pub mod process;
+pub mod restart;
 pub mod scenario;
 pub mod sse;
 pub mod tap;

@@ -41,6 +41,38 @@ impl TestServer {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1:0");
+        TestServer::spawn(listener, serve)
+    }
+
+    /// Binds `addr` again, where a stopped server listened: a restart.
+    /// The port can take a moment to be free, so binding is retried
+    /// for up to five seconds.
+    pub async fn start_at<F, Fut>(addr: SocketAddr, serve: F) -> TestServer
+    where
+        F: FnOnce(TcpListener, Shutdown) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        assert!(addr.ip().is_loopback(), "tests listen on loopback only");
+        let mut tries = 0;
+        let listener = loop {
+            match TcpListener::bind(addr).await {
+                Ok(listener) => break listener,
+                Err(e) if tries < 50 => {
+                    tries += 1;
+                    tracing::debug!("bind {addr} again: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("cannot bind {addr} again: {e}"),
+            }
+        };
+        TestServer::spawn(listener, serve)
+    }
+
+    fn spawn<F, Fut>(listener: TcpListener, serve: F) -> TestServer
+    where
+        F: FnOnce(TcpListener, Shutdown) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel();
         let shutdown = Shutdown(stopped);
