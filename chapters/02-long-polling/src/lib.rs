@@ -29,6 +29,9 @@ pub use waiters::Waiters;
 pub struct Config {
     /// How many messages the store keeps (`--history`).
     pub history: usize,
+    /// The name of this run; `None` picks a random one, as a real
+    /// start does. Tests fix it, so that transcripts do not change.
+    pub run: Option<chat::Run>,
     /// How many requests may be parked at the same time
     /// (`--max-waiters`).
     pub max_waiters: usize,
@@ -38,6 +41,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             history: 1000,
+            run: None,
             max_waiters: 10_000,
         }
     }
@@ -53,7 +57,7 @@ pub async fn serve(
 ) {
     let (stop, stopping) = watch::channel(false);
     let state = LongPoll {
-        store: Store::new(config.history),
+        store: chat::server::store(config.history, config.run.clone()),
         waiters: Waiters::new(config.max_waiters),
         stopping,
     };
@@ -82,7 +86,7 @@ pub async fn serve(
 pub fn routes(
     state: LongPoll,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    page()
+    page(&state.store)
         .or(long_poll_js())
         .unify()
         .or(chat::assets::routes())
@@ -100,8 +104,8 @@ const INDEX_HTML: &str = include_str!("../static/index.html");
 const LONG_POLL_JS: &str = include_str!("../static/long-poll.js");
 
 // GET /
-fn page() -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    chat::assets::page(INDEX_HTML)
+fn page(store: &Store) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    chat::assets::page(INDEX_HTML, store.run())
 }
 
 // GET /long-poll.js

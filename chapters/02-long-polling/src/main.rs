@@ -31,6 +31,7 @@ async fn main() -> ExitCode {
     let args = Args::parse();
     let config = ch02_long_polling::Config {
         history: args.history,
+        run: None,
         max_waiters: args.max_waiters,
     };
     chat::server::run(args.addr, |listener, shutdown| {

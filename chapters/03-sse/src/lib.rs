@@ -30,6 +30,9 @@ use chat::Store;
 pub struct Config {
     /// How many messages the store keeps (`--history`).
     pub history: usize,
+    /// The name of this run; `None` picks a random one, as a real
+    /// start does. Tests fix it, so that transcripts do not change.
+    pub run: Option<chat::Run>,
     /// A comment goes out after this long without an event
     /// (`--heartbeat`).
     pub heartbeat: Duration,
@@ -44,6 +47,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             history: 1000,
+            run: None,
             heartbeat: Duration::from_secs(15),
             retry: Duration::from_secs(2),
             drain: Duration::from_secs(3),
@@ -60,7 +64,7 @@ pub async fn serve(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    let store = Store::new(config.history);
+    let store = chat::server::store(config.history, config.run.clone());
     let (drain, draining) = watch::channel(false);
     let routes = routes(store, &config, draining)
         .recover(chat::errors::recover)
@@ -96,7 +100,7 @@ pub fn routes(
         heartbeat: config.heartbeat,
         draining: draining.clone(),
     };
-    page()
+    page(&store)
         .or(sse_js())
         .unify()
         .or(events::events(store.clone(), settings))
@@ -114,8 +118,8 @@ const INDEX_HTML: &str = include_str!("../static/index.html");
 const SSE_JS: &str = include_str!("../static/sse.js");
 
 // GET /
-fn page() -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    chat::assets::page(INDEX_HTML)
+fn page(store: &Store) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    chat::assets::page(INDEX_HTML, store.run())
 }
 
 // GET /sse.js

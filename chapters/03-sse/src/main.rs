@@ -41,6 +41,7 @@ async fn main() -> ExitCode {
     let args = Args::parse();
     let config = ch03_sse::Config {
         history: args.history,
+        run: None,
         heartbeat: args.heartbeat,
         retry: args.retry,
         drain: args.drain,

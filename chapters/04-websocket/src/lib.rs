@@ -30,6 +30,9 @@ pub use session::Sessions;
 pub struct Config {
     /// How many messages the store keeps (`--history`).
     pub history: usize,
+    /// The name of this run; `None` picks a random one, as a real
+    /// start does. Tests fix it, so that transcripts do not change.
+    pub run: Option<chat::Run>,
     /// How often the server pings each socket (`--ping`). A peer that
     /// has not answered the last ping by the next one is dropped.
     pub ping: Duration,
@@ -49,6 +52,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             history: 1000,
+            run: None,
             ping: Duration::from_secs(30),
             // The same limit as a POST body (chat::routes).
             max_message: chat::routes::MAX_BODY_BYTES,
@@ -66,7 +70,7 @@ pub async fn serve(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    let store = Store::new(config.history);
+    let store = chat::server::store(config.history, config.run.clone());
     let sessions = Sessions::new();
     let routes = routes(store, &config, sessions.clone())
         .recover(chat::errors::recover)
@@ -97,7 +101,7 @@ pub fn routes(
     config: &Config,
     sessions: Sessions,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    page()
+    page(&store)
         .or(ws_js())
         .unify()
         .or(handshake::websocket(
@@ -117,8 +121,8 @@ const INDEX_HTML: &str = include_str!("../static/index.html");
 const WS_JS: &str = include_str!("../static/ws.js");
 
 // GET /
-fn page() -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    chat::assets::page(INDEX_HTML)
+fn page(store: &Store) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    chat::assets::page(INDEX_HTML, store.run())
 }
 
 // GET /ws.js

@@ -56,6 +56,7 @@ async fn main() -> ExitCode {
     let args = Args::parse();
     let config = ch04_websocket::Config {
         history: args.history,
+        run: None,
         ping: args.ping,
         max_message: args.max_message,
         allow_origin: args.allow_origin,

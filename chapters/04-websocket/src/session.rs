@@ -192,12 +192,12 @@ async fn send_new(
         // socket while it waited on a slow reader: 1013, "try again
         // later". The page reconnects with ?after and gets what is
         // still there; it learns from the reason that some is not.
-        if live && first.id != *cursor + 1 {
+        if live && first.id() != *cursor + 1 {
             let why = format!("too slow: messages after {cursor} are gone");
             return Sent::Behind(why);
         }
         for message in messages {
-            let json = serde_json::to_string(&message).expect("a message is JSON");
+            let json = String::from_utf8_lossy(message.json()).into_owned();
             match send(socket, Message::text(json), limits).await {
                 Ok(()) => {}
                 Err(Stuck::Timeout) => {
@@ -208,7 +208,7 @@ async fn send_new(
                 }
                 Err(Stuck::Broken) => return Sent::Gone,
             }
-            *cursor = message.id;
+            *cursor = message.id();
         }
     }
 }
@@ -259,7 +259,7 @@ fn receive(store: &Store, message: &Message) -> Option<Message> {
         return refuse(why);
     }
     let message = store.post(new);
-    tracing::info!(id = message.id, "message stored");
+    tracing::info!(id = message.id(), "message stored");
     // No answer here: the new message comes back to this socket like
     // to every other one, in order.
     None

@@ -73,7 +73,7 @@ pub async fn serve(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    let store = Store::new(config.sse.history);
+    let store = chat::server::store(config.sse.history, config.sse.run.clone());
     let (drain, draining) = watch::channel(false);
     // Errors as JSON (chapter 1), a log line per request.
     let fixed_date = config.fixed_date.clone();
@@ -187,7 +187,7 @@ pub fn routes(
             .boxed();
     }
     // GET /, /limit.html, /limit.js, /protocol.js
-    page()
+    page(&store)
         .or(asset("limit.html", LIMIT_HTML, "text/html; charset=utf-8"))
         .unify()
         .or(asset(
@@ -246,6 +246,6 @@ const LIMIT_JS: &str = include_str!("../static/limit.js");
 const PROTOCOL_JS: &str = include_str!("../static/protocol.js");
 
 // GET /
-fn page() -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    chat::assets::page(INDEX_HTML)
+fn page(store: &Store) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    chat::assets::page(INDEX_HTML, store.run())
 }

@@ -104,6 +104,7 @@ async fn run(args: Args) -> Result<(), String> {
     let config = ch05_http2::Config {
         sse: ch03_sse::Config {
             history: args.history,
+            run: None,
             heartbeat: args.heartbeat,
             retry: args.retry,
             drain: args.drain,
