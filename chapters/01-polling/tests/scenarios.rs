@@ -222,3 +222,37 @@ async fn conditional_poll_answered_304() {
     assert!(up(5) > up(4));
     assert_transcript!("conditional_poll", t.text());
 }
+
+// ANCHOR: reset
+/// A page was open while the server restarted. Its cursor, "after 5
+/// of run a1", means nothing to run b2: 409, with the cursor to use.
+/// A cursor from the future (no run named) gets the same answer.
+#[tokio::test]
+async fn a_cursor_from_another_run_gets_a_reset() {
+    let s = Scenario::start(HOST, |listener, shutdown| {
+        let config = Config {
+            run: Some(chat::Run::named("b2")),
+            ..Config::default()
+        };
+        serve(listener, config, shutdown)
+    })
+    .await;
+    let mut c1 = s.connect().await;
+    assert_eq!(c1.send(post("ben", "six")).await.status, 201);
+    assert_eq!(c1.send(post("ben", "seven")).await.status, 201);
+    // The old page's cursor. Run b2 has ids 1 and 2: the id alone
+    // cannot tell that this cursor is from another run; the run can.
+    let r = c1.send(Request::get("/messages?after=5&run=a1")).await;
+    assert_eq!(r.status, 409);
+    assert_eq!(r.json()["run"], "b2");
+    assert_eq!(r.json()["after"], 0);
+    // The page takes the new cursor and asks again at once.
+    let r = c1.send(Request::get("/messages?after=0&run=b2")).await;
+    assert_eq!(r.json()[1]["text"], "seven");
+    // curl with a cursor from the future, no run: the same answer.
+    let r = c1.send(poll(9)).await;
+    assert_eq!(r.status, 409);
+    c1.close().await;
+    assert_transcript!("reset", s.transcript().text());
+}
+// ANCHOR_END: reset

@@ -12,9 +12,9 @@ use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
-use chat::reply::{error, json};
-use chat::routes::{query, Query, PAGE_SIZE};
-use chat::{Message, Store};
+use chat::reply::{error, json_bytes};
+use chat::routes::{conflict, query, Query, PAGE_SIZE};
+use chat::{Page, Store};
 
 use crate::waiters::Waiters;
 
@@ -72,8 +72,8 @@ pub fn wait_of(query: &Query) -> Result<Duration, String> {
 
 // ANCHOR: handler
 async fn long_poll(query: Query, state: LongPoll) -> Response {
-    let after = match query.after() {
-        Ok(after) => after,
+    let cursor = match query.cursor() {
+        Ok(cursor) => cursor,
         Err(why) => return error(StatusCode::BAD_REQUEST, why),
     };
     let wait = match wait_of(&query) {
@@ -87,9 +87,12 @@ async fn long_poll(query: Query, state: LongPoll) -> Response {
     // seen. The request would then sleep through a message for up to
     // `wait` seconds.
     let mut news = state.store.subscribe();
-    let messages = state.store.after(after, PAGE_SIZE);
-    if !messages.is_empty() {
-        return found(&messages);
+    // A cursor from another run, or from the future, would wait for
+    // ever: it gets its reset at once (chapter 1), never a 204.
+    match state.store.page(&cursor, PAGE_SIZE) {
+        Err(reset) => return not_stored(conflict(&reset)),
+        Ok(page) if page.len > 0 => return found(page),
+        Ok(_) => {}
     }
     if wait.is_zero() {
         return no_content();
@@ -112,12 +115,13 @@ async fn long_poll(query: Query, state: LongPoll) -> Response {
                     if changed.is_err() {
                         return no_content(); // the store is gone
                     }
-                    let messages = state.store.after(after, PAGE_SIZE);
-                    if !messages.is_empty() {
-                        return found(&messages);
+                    // Every request parked at this cursor wakes here;
+                    // the first one makes the page, the rest share it.
+                    match state.store.page(&cursor, PAGE_SIZE) {
+                        Err(reset) => return not_stored(conflict(&reset)),
+                        Ok(page) if page.len > 0 => return found(page),
+                        Ok(_) => {}
                     }
-                    // A newer id, but still not after this cursor (a
-                    // cursor from the future): keep waiting.
                 }
                 _ = stop.wait_for(|stopping| *stopping) => {
                     return stopping();
@@ -136,8 +140,8 @@ async fn long_poll(query: Query, state: LongPoll) -> Response {
 
 // ANCHOR: answers
 /// 200 with the new messages, oldest first.
-fn found(messages: &[Message]) -> Response {
-    not_stored(json(StatusCode::OK, &messages))
+fn found(page: Page) -> Response {
+    not_stored(json_bytes(StatusCode::OK, page.body))
 }
 
 /// 204: nothing new within `wait`. "No Content" has no body at all,

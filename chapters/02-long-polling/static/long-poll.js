@@ -16,7 +16,7 @@ async function longPoll() {
   for (;;) {
     try {
       chat.setStatus(`waiting for news (long poll, ${WAIT_SECONDS} s)`);
-      const url = `/messages?after=${chat.cursor}&wait=${WAIT_SECONDS}`;
+      const url = `/messages?${chat.query}&wait=${WAIT_SECONDS}`;
       // "no-store": leave the browser's HTTP cache out of it (Fetch
       // standard, request cache mode). Else Chromium holds a second
       // request for the same URL (another tab, same cursor) until the
@@ -24,6 +24,10 @@ async function longPoll() {
       const response = await fetch(url, { cache: "no-store" });
       if (response.status === 200) {
         chat.show(await response.json());
+      } else if (response.status === 409) {
+        // The server cannot continue from our cursor (it restarted,
+        // say): take its cursor and ask again at once (chapter 1).
+        chat.reset(await response.json());
       } else if (response.status !== 204) {
         const why = await chat.errorOf(response);
         throw new PollError(why, retryAfterMs(response));

@@ -43,8 +43,10 @@ fn parked_polls_answered_by_the_post(events: &[Event], text: &str) -> Vec<usize>
         .expect("the POST in the recording");
     let mut conns = Vec::new();
     for (at, conn, dir, bytes) in &data {
+        // `GET /messages?after=0&run=…&wait=25`: the page's first poll.
         let long_poll = *dir == Dir::ToServer
-            && bytes.starts_with(b"GET /messages?after=0&wait=25 ");
+            && bytes.starts_with(b"GET /messages?after=0&run=")
+            && contains(bytes, "&wait=25 ");
         if !long_poll || *at > posted {
             continue;
         }
@@ -224,4 +226,18 @@ async fn two_tabs_of_one_browser_both_wait_at_the_server() {
     page.wait_for_text("#messages", "to both tabs", PATIENCE)
         .await;
     page.close().await;
+}
+
+/// A page open across a restart, with messages before it: the new
+/// run answers the old cursor with 409 at once, never with a wait.
+#[tokio::test]
+async fn the_page_survives_a_restart() {
+    wire::restart::a_page_survives_a_restart(|listener, shutdown, run| {
+        let config = Config {
+            run: Some(chat::Run::named(run)),
+            ..Config::default()
+        };
+        serve(listener, config, shutdown)
+    })
+    .await;
 }

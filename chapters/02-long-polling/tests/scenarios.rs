@@ -219,3 +219,28 @@ async fn shutdown_answers_parked_requests() {
     assert_transcript!("shutdown_while_parked", t.text());
 }
 // ANCHOR_END: shutdown
+
+// ANCHOR: reset
+/// A long poll from a page that was open across a restart. A 204
+/// after 25 s would be wrong twice: the page would wait for nothing,
+/// then ask again with the same cursor. The 409 comes at once.
+#[tokio::test]
+async fn a_cursor_from_another_run_is_answered_at_once() {
+    let s = start_with(Config {
+        run: Some(chat::Run::named("b2")),
+        ..Config::default()
+    })
+    .await;
+    let mut c1 = s.connect().await;
+    assert_eq!(c1.send(post("ben", "six")).await.status, 201);
+    let old = Request::get("/messages?after=5&run=a1&wait=25");
+    let r = c1.send(old).await;
+    assert_eq!(r.status, 409);
+    assert_eq!(r.json()["after"], 0);
+    // The page asks again, from the cursor the 409 gave it.
+    let r = c1.send(Request::get("/messages?after=0&run=b2&wait=25")).await;
+    assert_eq!(r.json()[0]["text"], "six");
+    c1.close().await;
+    assert_transcript!("reset", s.transcript().text());
+}
+// ANCHOR_END: reset
