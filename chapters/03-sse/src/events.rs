@@ -3,14 +3,16 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, watch};
-use tokio::time::{interval_at, Instant, MissedTickBehavior};
+use bytes::{Bytes, BytesMut};
+use tokio::sync::watch;
+use tokio::time::{interval_at, Instant, Interval, MissedTickBehavior};
 use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
+use chat::limit::{Limit, Slot};
 use chat::routes::{query, with_store, Query, PAGE_SIZE};
-use chat::{Message, Store};
+use chat::{Cursor, Reset, Store, Stored};
 
 use crate::format;
 
@@ -23,10 +25,24 @@ pub struct Settings {
     pub heartbeat: Duration,
     /// Turns `true` when the server starts to shut down.
     pub draining: watch::Receiver<bool>,
+    /// The bound on open streams (`--max-connections`). Clones share
+    /// it: chapter 5's rooms count against one bound.
+    pub limit: Limit,
+}
+
+impl Settings {
+    pub fn new(config: &crate::Config, draining: watch::Receiver<bool>) -> Self {
+        Settings {
+            retry: config.retry,
+            heartbeat: config.heartbeat,
+            draining,
+            limit: Limit::new(config.max_connections),
+        }
+    }
 }
 
 // ANCHOR: route
-// GET /events  (Last-Event-ID header, or ?after=ID)
+// GET /events  (Last-Event-ID header, or ?after=ID&run=RUN)
 pub fn events(
     store: Store,
     settings: Settings,
@@ -60,13 +76,19 @@ fn open(
         Ok(cursor) => cursor,
         Err(why) => return chat::reply::error(StatusCode::BAD_REQUEST, why),
     };
-    // A channel of one chunk between the task that writes events and
-    // the response body that hyper sends: when the client reads
-    // slowly, `send` waits, and the task waits with it.
-    let (tx, mut rx) = mpsc::channel::<String>(1);
-    tokio::spawn(pump(store, cursor, settings, tx));
-    let body = futures_util::stream::poll_fn(move |cx| {
-        rx.poll_recv(cx).map(|chunk| chunk.map(Ok::<_, Infallible>))
+    // Past `--max-connections`: 503 before the stream opens. The
+    // browser does not reconnect after it (not a 200); the page does,
+    // later (see sse.js).
+    let Some(slot) = settings.limit.take() else {
+        return chat::limit::busy("event streams");
+    };
+    let stream = Events::new(store, cursor, &settings, slot);
+    // The body is read by hyper, in the connection's own task: no task
+    // or channel of ours. hyper asks for the next chunk only when it
+    // has written the last one, so a slow reader slows the stream down.
+    let body = futures_util::stream::unfold(stream, |mut stream| async move {
+        let chunk = stream.next_chunk().await?;
+        Some((Ok::<_, Infallible>(chunk), stream))
     });
     let mut response = warp::reply::stream(body).into_response();
     let headers = response.headers_mut();
@@ -83,112 +105,117 @@ fn open(
 // ANCHOR_END: open
 
 // ANCHOR: resume_point
-/// Where the stream starts: after the id in `Last-Event-ID` (sent by
-/// the browser on every reconnect, WHATWG HTML §9.2.4), else after
-/// `?after=ID` (the page sets it on the first connect: `EventSource`
-/// cannot set headers), else after the newest message (live only).
+/// Where the stream starts: after the cursor in `Last-Event-ID` (sent
+/// by the browser on every reconnect, WHATWG HTML §9.2.4), else after
+/// `?after=ID&run=RUN` (the page sets it when it opens the stream:
+/// `EventSource` cannot set headers), else after the newest message
+/// (live only). Whether this run can continue from there is the
+/// store's to say, in [`Store::read`].
 fn resume_point(
     last_event_id: Option<&str>,
     query: &Query,
     store: &Store,
-) -> Result<u64, String> {
+) -> Result<Cursor, String> {
     if let Some(text) = last_event_id {
-        match text.trim().parse::<u64>() {
-            Ok(id) if id <= store.newest_id() => return Ok(id),
-            // Not an id this server ever sent (or it restarted and
-            // forgot): resuming there would skip or hide messages.
-            _ => tracing::warn!(last_event_id = text, "ignored: not a known id"),
+        match Cursor::parse(text) {
+            Ok(cursor) => return Ok(cursor),
+            // Not a cursor at all: no id this server ever sent.
+            Err(why) => tracing::warn!(last_event_id = text, "ignored: {why}"),
         }
     }
     match query.get("after") {
-        Some(_) => query.after(),
-        None => Ok(store.newest_id()),
+        Some(_) => query.cursor(),
+        None => Ok(Cursor {
+            run: Some(store.run().to_string()),
+            after: store.newest_id(),
+        }),
     }
 }
 // ANCHOR_END: resume_point
 
-// ANCHOR: pump
-/// Writes the stream: `retry`, then every message after `cursor`,
-/// then each new one as it is posted, with heartbeats in between.
-pub async fn pump(
+// ANCHOR: stream
+/// One open stream: where it is, and what wakes it.
+pub struct Events {
     store: Store,
-    mut cursor: u64,
-    settings: Settings,
-    tx: mpsc::Sender<String>,
-) {
-    // Subscribe BEFORE reading the history. A message posted between
-    // the read and the wait still wakes us, so none falls in the seam.
-    let mut newest = store.subscribe();
-    let mut draining = settings.draining.clone();
-    let mut out = Out {
-        tx,
-        draining: settings.draining.clone(),
-    };
-    if !out.send(format::retry(settings.retry)).await {
-        return;
-    }
-    let beat = settings.heartbeat;
-    let mut heartbeat = interval_at(Instant::now() + beat, beat);
-    heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    loop {
-        newest.borrow_and_update();
-        // Read from the store, not from a queue of our own: a slow
-        // client cannot make us drop a message it still can get.
-        let batch = store.after(cursor, PAGE_SIZE);
-        if let Some(first) = batch.first() {
-            if first.id > cursor + 1 {
-                // The history no longer has what the client missed.
-                let reset = reset(cursor, first.id, store.len());
-                if !out.send(reset).await {
-                    return;
-                }
-            }
-        }
-        for message in &batch {
-            if !out.send(message_event(message)).await {
-                return;
-            }
-            cursor = message.id;
-        }
-        if !batch.is_empty() {
-            heartbeat.reset();
-        }
-        if batch.len() == PAGE_SIZE {
-            continue; // more history to send
-        }
-        tokio::select! {
-            changed = newest.changed() => if changed.is_err() { return },
-            _ = heartbeat.tick() => {
-                if !out.send(format::comment("heartbeat")).await {
-                    return;
-                }
-            }
-            // The client left: hyper dropped the body, and with it
-            // the other end of the channel.
-            _ = out.tx.closed() => return,
-            // Shutting down: ending the body ends the response with
-            // its last chunk, and the browser will reconnect.
-            _ = drained(&mut draining) => return,
-        }
-    }
-}
-// ANCHOR_END: pump
-
-/// The sending end of a stream: gives up when the client leaves or the
-/// server drains, so a client that never reads cannot stall shutdown.
-struct Out {
-    tx: mpsc::Sender<String>,
+    /// The client's cursor; after the first read, one of this run.
+    cursor: Cursor,
+    /// `retry: …`, written with the first chunk.
+    first: Option<String>,
+    newest: watch::Receiver<u64>,
     draining: watch::Receiver<bool>,
+    heartbeat: Interval,
+    /// This stream's place under `--max-connections`.
+    _slot: Slot,
 }
 
-impl Out {
-    async fn send(&mut self, chunk: String) -> bool {
-        tokio::select! {
-            sent = self.tx.send(chunk) => sent.is_ok(),
-            _ = drained(&mut self.draining) => false,
+impl Events {
+    pub fn new(store: Store, cursor: Cursor, settings: &Settings, slot: Slot) -> Self {
+        // Subscribe BEFORE the first read of the history. A message
+        // posted between the read and the wait still wakes us, so none
+        // falls in the seam.
+        let newest = store.subscribe();
+        let beat = settings.heartbeat;
+        let mut heartbeat = interval_at(Instant::now() + beat, beat);
+        heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        Events {
+            store,
+            cursor,
+            first: Some(format::retry(settings.retry)),
+            newest,
+            draining: settings.draining.clone(),
+            heartbeat,
+            _slot: slot,
+        }
+    }
+
+    /// The next chunk of the body: everything that is ready, in one
+    /// write. `None` ends the stream (the server drains).
+    pub async fn next_chunk(&mut self) -> Option<Bytes> {
+        loop {
+            if *self.draining.borrow() {
+                // Ending the body ends the response with its last
+                // chunk, and the browser will reconnect.
+                return None;
+            }
+            self.newest.borrow_and_update();
+            let mut chunk = BytesMut::new();
+            if let Some(retry) = self.first.take() {
+                chunk.extend_from_slice(retry.as_bytes());
+            }
+            // Read from the store, not from a queue of our own: a slow
+            // client cannot make us drop a message it still can get.
+            let batch = match self.store.read(&self.cursor, PAGE_SIZE) {
+                Ok(batch) => batch,
+                Err(reset) => {
+                    chunk.extend_from_slice(&reset_event(&reset));
+                    self.cursor.after = reset.after;
+                    self.store.after(reset.after, PAGE_SIZE)
+                }
+            };
+            self.cursor.run = Some(self.store.run().to_string());
+            for message in &batch {
+                chunk.extend_from_slice(&message_event(message, &self.store));
+                self.cursor.after = message.id();
+            }
+            if !chunk.is_empty() {
+                self.heartbeat.reset();
+                return Some(chunk.freeze());
+            }
+            tokio::select! {
+                changed = self.newest.changed() => {
+                    if changed.is_err() {
+                        return None; // the store is gone
+                    }
+                }
+                _ = self.heartbeat.tick() => {
+                    return Some(format::comment("heartbeat").into());
+                }
+                _ = drained(&mut self.draining) => return None,
+            }
         }
     }
 }
+// ANCHOR_END: stream
 
 /// Completes once the server drains (or has stopped).
 pub(crate) async fn drained(draining: &mut watch::Receiver<bool>) {
@@ -197,31 +224,35 @@ pub(crate) async fn drained(draining: &mut watch::Receiver<bool>) {
 }
 
 // ANCHOR: message_event
-/// `id: 3` / `event: message` / `data: {"id":3,…}`. The JSON has no
-/// line break in it (JSON writes a newline in a string as `\n`), so
-/// the data is always one line.
-fn message_event(message: &Message) -> String {
-    let json = serde_json::to_string(message).expect("a message serializes");
-    format::event("message", Some(message.id), &json)
+/// `id: b2.3` / `event: message` / `data: {"id":3,…}`. The id is the
+/// cursor as a token, run and id (chapter 1): the browser sends it
+/// back as `Last-Event-ID`, so a reconnect to a restarted server names
+/// the old run. The JSON has no line break in it (JSON writes a
+/// newline in a string as `\n`), so the data is always one line.
+///
+/// Every stream sends the same bytes for a message: the first stream
+/// that needs them makes them, and the others share them.
+fn message_event(message: &Stored, store: &Store) -> Bytes {
+    message.framed(|message| {
+        let id = Cursor::token(store.run(), message.id());
+        let json = std::str::from_utf8(message.json()).expect("JSON is UTF-8");
+        format::event("message", Some(&id), json).into()
+    })
 }
 
-/// The client asked for messages that are gone: it says which, in two
-/// lines of text. Its id moves the browser's `lastEventId` past the
-/// gap, so a reconnect right after it does not report the gap again.
-fn reset(cursor: u64, first: u64, kept: usize) -> String {
-    let (from, to) = (cursor + 1, first - 1);
-    let text = format!(
-        "messages {from} to {to} are no longer kept\n\
-         the server keeps the newest {kept}"
-    );
-    format::event("reset", Some(to), &text)
+/// The client's cursor cannot continue here: a `reset` event says why,
+/// as JSON. Its id is the cursor to continue from, so a reconnect
+/// right after it does not report the same reset again.
+fn reset_event(reset: &Reset) -> Bytes {
+    let id = format!("{}.{}", reset.run, reset.after);
+    format::event("reset", Some(&id), &reset.json()).into()
 }
 // ANCHOR_END: message_event
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chat::NewMessage;
+    use chat::{NewMessage, Run};
 
     fn post(store: &Store, text: &str) {
         let user = "ana".to_owned();
@@ -237,8 +268,13 @@ mod tests {
             retry: Duration::from_secs(2),
             heartbeat: Duration::from_secs(3600),
             draining,
+            limit: Limit::new(10),
         };
         (stop, settings)
+    }
+
+    fn text(chunk: Option<Bytes>) -> String {
+        String::from_utf8(chunk.expect("a chunk").to_vec()).unwrap()
     }
 
     // ANCHOR: slow_reader
@@ -247,31 +283,25 @@ mod tests {
     /// silence, and the stream goes on with what is kept.
     #[tokio::test]
     async fn a_slow_reader_is_told_what_it_missed() {
-        let store = Store::new(3);
+        let store = Store::with_run(3, Run::named("b2"));
         let (_stop, settings) = settings();
-        let (tx, mut rx) = mpsc::channel(1);
-        tokio::spawn(pump(store.clone(), 0, settings, tx));
-        assert_eq!(rx.recv().await.unwrap(), "retry: 2000\n\n");
-        // The reader sleeps while ten messages are posted: the first
-        // one waits in the channel, the pump waits for room.
+        let slot = settings.limit.take().unwrap();
+        let start = Cursor::parse("b2.0").unwrap();
+        let mut stream = Events::new(store.clone(), start, &settings, slot);
         post(&store, "m1");
-        tokio::task::yield_now().await;
+        let first = text(stream.next_chunk().await);
+        assert!(first.starts_with("retry: 2000\n\nid: b2.1\n"), "{first}");
+        // The reader sleeps while nine more messages are posted: no
+        // queue grows, the store keeps the newest 3.
         for i in 2..=10 {
             post(&store, &format!("m{i}"));
         }
-        let mut got = Vec::new();
-        while got.len() < 5 {
-            got.push(rx.recv().await.unwrap());
-        }
-        assert!(got[0].starts_with("id: 1\nevent: message\n"), "{got:?}");
-        assert_eq!(
-            got[1],
-            "id: 7\nevent: reset\ndata: messages 2 to 7 are no longer kept\n\
-             data: the server keeps the newest 3\n\n"
-        );
-        for (event, id) in got[2..].iter().zip(8..) {
-            assert!(event.starts_with(&format!("id: {id}\n")), "{event}");
-        }
+        let next = text(stream.next_chunk().await);
+        let reset = r#"{"reset":"messages 2 to 7 are no longer kept: the server keeps the newest 3","run":"b2","after":7}"#;
+        let expected = format!("id: b2.7\nevent: reset\ndata: {reset}\n\nid: b2.8\n");
+        assert!(next.starts_with(&expected), "{next}");
+        // All that was ready came in that one chunk: 8, 9 and 10.
+        assert!(next.contains("id: b2.10\n"), "{next}");
     }
     // ANCHOR_END: slow_reader
 
@@ -279,11 +309,19 @@ mod tests {
     async fn draining_ends_the_stream() {
         let store = Store::new(3);
         let (stop, settings) = settings();
-        let (tx, mut rx) = mpsc::channel(1);
-        let task = tokio::spawn(pump(store, 0, settings, tx));
-        assert!(rx.recv().await.is_some());
+        let slot = settings.limit.take().unwrap();
+        let mut stream = Events::new(store, Cursor::start(), &settings, slot);
+        assert!(stream.next_chunk().await.is_some());
         stop.send_replace(true);
-        task.await.unwrap();
-        assert!(rx.recv().await.is_none());
+        assert!(stream.next_chunk().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn every_stream_shares_the_bytes_of_a_message() {
+        let store = Store::with_run(3, Run::named("b2"));
+        post(&store, "hi");
+        let message = &store.after(0, 1)[0];
+        let (a, b) = (message_event(message, &store), message_event(message, &store));
+        assert_eq!(a.as_ptr(), b.as_ptr());
     }
 }

@@ -13,8 +13,8 @@ use std::time::Duration;
 
 // ANCHOR: retry
 /// `retry: 2000`: how long the browser waits before it reconnects
-/// after the connection drops. The empty line closes the block, so this
-/// first chunk stands alone.
+/// after the connection drops. The empty line closes the block: it
+/// dispatches nothing, as the block has no `data` (§9.2.6).
 pub fn retry(after: Duration) -> String {
     format!("retry: {}\n\n", after.as_millis())
 }
@@ -25,7 +25,7 @@ pub fn retry(after: Duration) -> String {
 /// `data` becomes its own `data:` line, because a line end inside a
 /// field would end the field (§9.2.5). The browser joins the `data`
 /// lines with LF again, so `event.data` is exactly `data`.
-pub fn event(kind: &str, id: Option<u64>, data: &str) -> String {
+pub fn event(kind: &str, id: Option<&str>, data: &str) -> String {
     let mut out = String::new();
     // The browser keeps this id and, after a drop, sends it back in
     // the `Last-Event-ID` header: the resume point.
@@ -59,10 +59,10 @@ mod tests {
 
     #[test]
     fn every_line_of_data_gets_its_own_field() {
-        let text = event("reset", Some(4), "one\ntwo\r\nthree\rfour");
+        let text = event("reset", Some("b2.4"), "one\ntwo\r\nthree\rfour");
         assert_eq!(
             text,
-            "id: 4\nevent: reset\ndata: one\ndata: two\ndata: three\n\
+            "id: b2.4\nevent: reset\ndata: one\ndata: two\ndata: three\n\
              data: four\n\n"
         );
         assert_eq!(event("message", None, ""), "event: message\ndata: \n\n");

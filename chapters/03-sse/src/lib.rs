@@ -41,6 +41,9 @@ pub struct Config {
     /// After the shutdown signal, how long the server keeps answering
     /// `204` to reconnecting pages before it stops (`--drain`).
     pub drain: Duration,
+    /// How many event streams may be open at once
+    /// (`--max-connections`).
+    pub max_connections: usize,
 }
 
 impl Default for Config {
@@ -51,6 +54,7 @@ impl Default for Config {
             heartbeat: Duration::from_secs(15),
             retry: Duration::from_secs(2),
             drain: Duration::from_secs(3),
+            max_connections: 10_000,
         }
     }
 }
@@ -66,7 +70,8 @@ pub async fn serve(
 ) {
     let store = chat::server::store(config.history, config.run.clone());
     let (drain, draining) = watch::channel(false);
-    let routes = routes(store, &config, draining)
+    let settings = events::Settings::new(&config, draining);
+    let routes = routes(store, settings)
         .recover(chat::errors::recover)
         .with(warp::trace::request());
     let drain_for = config.drain;
@@ -92,14 +97,9 @@ pub async fn serve(
 /// the chat.
 pub fn routes(
     store: Store,
-    config: &Config,
-    draining: watch::Receiver<bool>,
+    settings: events::Settings,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    let settings = events::Settings {
-        retry: config.retry,
-        heartbeat: config.heartbeat,
-        draining: draining.clone(),
-    };
+    let draining = settings.draining.clone();
     page(&store)
         .or(sse_js())
         .unify()

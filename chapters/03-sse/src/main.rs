@@ -34,6 +34,11 @@ struct Args {
     /// that they stop trying (0 stops at once).
     #[arg(long, default_value = "3", value_parser = flags::seconds_or_zero)]
     drain: Duration,
+
+    /// How many event streams may be open at once; past it, a new one
+    /// gets 503 with Retry-After.
+    #[arg(long, default_value_t = 10_000, value_parser = flags::at_least_one)]
+    max_connections: usize,
 }
 
 #[tokio::main]
@@ -45,6 +50,7 @@ async fn main() -> ExitCode {
         heartbeat: args.heartbeat,
         retry: args.retry,
         drain: args.drain,
+        max_connections: args.max_connections,
     };
     chat::server::run(args.addr, |listener, shutdown| {
         ch03_sse::serve(listener, config, shutdown)

@@ -6,12 +6,13 @@
 
 use std::convert::Infallible;
 
-use tokio::sync::{mpsc, watch};
+use bytes::Bytes;
+use tokio::sync::watch;
 use warp::http::{header, HeaderValue};
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
-use chat::routes::{with_store, PAGE_SIZE};
+use chat::routes::with_store;
 use chat::Store;
 
 use crate::events::drained;
@@ -26,13 +27,19 @@ pub fn stream(
         .and(warp::get())
         .and(with_store(store))
         .map(move |store: Store| {
-            let (tx, mut rx) = mpsc::channel::<String>(1);
-            tokio::spawn(write_messages(store, tx, draining.clone()));
-            let body = futures_util::stream::poll_fn(move |cx| {
-                rx.poll_recv(cx).map(|chunk| chunk.map(Ok::<_, Infallible>))
+            let start = Plain {
+                cursor: store.newest_id(),
+                newest: store.subscribe(),
+                store,
+                draining: draining.clone(),
+            };
+            // hyper reads the body in the connection's own task. No
+            // length is known up front, so hyper sends it chunked, and
+            // each item of this stream becomes one chunk.
+            let body = futures_util::stream::unfold(start, |mut plain| async move {
+                let chunk = plain.next_chunk().await?;
+                Some((Ok::<_, Infallible>(chunk), plain))
             });
-            // No length is known up front, so hyper sends the body
-            // chunked, and each `send` below becomes one chunk.
             let mut response = warp::reply::stream(body).into_response();
             let text = HeaderValue::from_static("text/plain; charset=utf-8");
             response.headers_mut().insert(header::CONTENT_TYPE, text);
@@ -42,32 +49,24 @@ pub fn stream(
 
 /// Each message posted from now on, as its JSON and nothing else:
 /// no separator, no id, no way to resume.
-async fn write_messages(
+struct Plain {
     store: Store,
-    tx: mpsc::Sender<String>,
-    mut draining: watch::Receiver<bool>,
-) {
-    let mut newest = store.subscribe();
-    let mut cursor = store.newest_id();
-    loop {
-        tokio::select! {
-            changed = newest.changed() => if changed.is_err() { return },
-            _ = tx.closed() => return,
-            _ = drained(&mut draining) => return,
-        }
-        // Everything new since the last wake, a page at a time.
+    cursor: u64,
+    newest: watch::Receiver<u64>,
+    draining: watch::Receiver<bool>,
+}
+
+impl Plain {
+    async fn next_chunk(&mut self) -> Option<Bytes> {
         loop {
-            let batch = store.after(cursor, PAGE_SIZE);
-            if batch.is_empty() {
-                break;
+            // The next message, if one is new since the last chunk.
+            if let Some(message) = self.store.after(self.cursor, 1).pop() {
+                self.cursor = message.id();
+                return Some(message.json().clone());
             }
-            for message in batch {
-                let json = serde_json::to_string(&message).expect("serializes");
-                tokio::select! {
-                    sent = tx.send(json) => if sent.is_err() { return },
-                    _ = drained(&mut draining) => return,
-                }
-                cursor = message.id;
+            tokio::select! {
+                changed = self.newest.changed() => changed.ok()?,
+                _ = drained(&mut self.draining) => return None,
             }
         }
     }

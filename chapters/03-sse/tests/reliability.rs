@@ -85,7 +85,9 @@ async fn listen(
                         let message: serde_json::Value =
                             serde_json::from_str(&event.data).unwrap();
                         let id = message["id"].as_u64().unwrap();
-                        assert_eq!(event.last_id, id.to_string());
+                        // The event id is the cursor: `RUN.ID`.
+                        let (_run, last) = event.last_id.split_once('.').unwrap();
+                        assert_eq!(last, id.to_string());
                         last_id = event.last_id;
                         let mut seen = seen.lock().unwrap();
                         // Each id once, in order: the next one, always.

@@ -18,9 +18,12 @@ const PATIENCE: Duration = Duration::from_secs(10);
 
 /// The default settings, but no heartbeat during a test unless it asks
 /// for one: a heartbeat at a random moment would change the transcript.
+///
+/// The run is named `b2`, so that every event id is the same every run.
 fn config() -> Config {
     Config {
         heartbeat: Duration::from_secs(3600),
+        run: Some(chat::Run::named("b2")),
         ..Config::default()
     }
 }
@@ -125,17 +128,17 @@ async fn first_connect_then_live() {
     post_while_streaming(&s, &mut c2, 1, "hello ana").await;
     post_while_streaming(&s, &mut c2, 1, "are you there?").await;
     let events = wait_events(&s, 1, 2).await;
-    assert_eq!(events[1].last_id, "2");
+    assert_eq!(events[1].last_id, "b2.2");
     assert_eq!(events[1].kind, "message");
     let t = s.transcript();
     // ANCHOR: cost
     // Message 1 travels as one chunk: a size line, the event, CR LF.
-    // The message JSON is 40 bytes; the event adds 29 (`id`, `event`,
-    // `data:` and line ends), the chunk framing 6 more.
+    // The message JSON is 40 bytes; the event adds 32 (`id` with the
+    // run, `event`, `data:` and line ends), the chunk framing 6 more.
     let json = r#"{"id":1,"user":"ben","text":"hello ana"}"#;
-    let event = format!("id: 1\nevent: message\ndata: {json}\n\n");
+    let event = format!("id: b2.1\nevent: message\ndata: {json}\n\n");
     let chunk = format!("{:X}\r\n{event}\r\n", event.len());
-    assert_eq!((json.len(), event.len(), chunk.len()), (40, 69, 75));
+    assert_eq!((json.len(), event.len(), chunk.len()), (40, 72, 78));
     let down = s.tap.events().into_iter().filter_map(|e| match e.kind {
         wire::EventKind::Data {
             dir: Dir::ToClient,
@@ -168,7 +171,7 @@ async fn after_query_replays_the_history() {
     let events = wait_events(&s, 2, 2).await;
     let message: serde_json::Value = serde_json::from_str(&events[0].data).unwrap();
     assert_eq!(message["text"], "two\nlines");
-    assert_eq!(events[1].last_id, "3");
+    assert_eq!(events[1].last_id, "b2.3");
     assert_transcript!("after_query", s.transcript().text());
 }
 
@@ -180,7 +183,7 @@ async fn after_query_replays_the_history() {
 async fn a_cut_connection_resumes_with_last_event_id() {
     let s = start(config()).await;
     let mut c1 = s.connect().await;
-    c1.write(open("/events?after=0", None)).await;
+    c1.write(open("/events?after=0&run=b2", None)).await;
     wait_retry(&s, 1).await;
     let mut c2 = s.connect().await;
     post_while_streaming(&s, &mut c2, 1, "one").await;
@@ -191,7 +194,7 @@ async fn a_cut_connection_resumes_with_last_event_id() {
     }
     // The browser reconnects to the same URL and adds the header.
     let mut c3 = s.connect().await;
-    c3.write(open("/events?after=0", Some("2"))).await;
+    c3.write(open("/events?after=0&run=b2", Some("b2.2"))).await;
     let replayed = wait_events(&s, 3, 2).await;
     post_while_streaming(&s, &mut c2, 3, "five").await;
     let recorded = s.tap.events();
@@ -201,14 +204,14 @@ async fn a_cut_connection_resumes_with_last_event_id() {
         .map(|e| e.last_id)
         .collect();
     assert_eq!(replayed.len(), 2);
-    assert_eq!(ids, ["1", "2", "3", "4", "5"]);
+    assert_eq!(ids, ["b2.1", "b2.2", "b2.3", "b2.4", "b2.5"]);
     assert_transcript!("cut_and_resume", s.transcript().text());
 }
 // ANCHOR_END: cut_and_resume
 
 /// The history keeps 3 messages; 6 were posted. A client back from
-/// id 1 missed 2 and 3 for good: a `reset` event says so, in two
-/// `data:` lines, before the 3 messages that are kept.
+/// id 1 missed 2 and 3 for good: a `reset` event says so, before the
+/// 3 messages that are kept.
 #[tokio::test]
 async fn an_id_older_than_the_history_gets_a_reset() {
     let s = start(Config {
@@ -222,15 +225,14 @@ async fn an_id_older_than_the_history_gets_a_reset() {
         assert_eq!(c1.send(post("ana", &text)).await.status, 201);
     }
     let mut c2 = s.connect().await;
-    c2.write(open("/events", Some("1"))).await;
+    c2.write(open("/events", Some("b2.1"))).await;
     let events = wait_events(&s, 2, 4).await;
     assert_eq!(events[0].kind, "reset");
-    assert_eq!(
-        events[0].data,
-        "messages 2 to 3 are no longer kept\nthe server keeps the newest 3"
-    );
+    let reset: serde_json::Value = serde_json::from_str(&events[0].data).unwrap();
+    let why = "messages 2 to 3 are no longer kept: the server keeps the newest 3";
+    assert_eq!(reset["reset"], why);
     let ids: Vec<&str> = events.iter().map(|e| e.last_id.as_str()).collect();
-    assert_eq!(ids, ["3", "4", "5", "6"]);
+    assert_eq!(ids, ["b2.3", "b2.4", "b2.5", "b2.6"]);
     assert_transcript!("reset", s.transcript().text());
 }
 
@@ -363,18 +365,18 @@ async fn a_plain_http_stream() {
     assert_transcript!("plain_stream", s.transcript().text());
 }
 
-/// A `Last-Event-ID` that is not an id of this server is ignored (and
+/// A `Last-Event-ID` that is not a cursor at all is ignored (and
 /// logged): the stream starts where `?after` or "now" says.
 #[tokio::test]
 async fn a_bogus_last_event_id_counts_as_absent() {
     let s = start(config()).await;
     let mut c1 = s.connect().await;
     assert_eq!(c1.send(post("ana", "kept")).await.status, 201);
-    for bogus in ["last", "-1", "99"] {
+    for bogus in ["last", "-1", "b2.x"] {
         let mut c = s.connect().await;
         c.write(open("/events?after=0", Some(bogus))).await;
         let events = wait_events(&s, c.conn(), 1).await;
-        assert_eq!(events[0].last_id, "1", "Last-Event-ID: {bogus}");
+        assert_eq!(events[0].last_id, "b2.1", "Last-Event-ID: {bogus}");
     }
     // `?after` that is not a number: 400, as for `GET /messages`.
     let mut c = s.connect().await;
@@ -399,4 +401,80 @@ async fn graceful_shutdown_ends_every_stream() {
     assert!(server.stop(PATIENCE).await, "the server did not stop");
     // The stream ended as a whole response: its last chunk came.
     assert_eq!(c1.response().await.status, 200);
+}
+
+// ANCHOR: restart
+/// The page was open while the server restarted. The browser
+/// reconnects by itself and names the old run in `Last-Event-ID`.
+/// Run b2 has ids 1 and 2, so the id alone would look fine; the run
+/// says it is not. A `reset` comes first, then b2's history, then
+/// live messages: each once, in order, on the same stream.
+#[tokio::test]
+async fn a_cursor_from_another_run_gets_a_reset() {
+    let s = start(config()).await;
+    let mut c1 = s.connect().await;
+    for text in ["six", "seven"] {
+        assert_eq!(c1.send(post("ben", text)).await.status, 201);
+    }
+    let mut c2 = s.connect().await;
+    c2.write(open("/events?after=0&run=a1", Some("a1.5"))).await;
+    let events = wait_events(&s, 2, 3).await;
+    assert_eq!(events[0].kind, "reset");
+    assert_eq!(events[0].last_id, "b2.0");
+    post_while_streaming(&s, &mut c1, 2, "eight").await;
+    let events = sse::events_in(&s.tap.events(), 2);
+    let ids: Vec<&str> = events.iter().map(|e| e.last_id.as_str()).collect();
+    assert_eq!(ids, ["b2.0", "b2.1", "b2.2", "b2.3"]);
+    // A cursor from the future (curl, no run): a reset too, at once.
+    let mut c3 = s.connect().await;
+    c3.write(open("/events?after=9", None)).await;
+    let events = wait_events(&s, 3, 4).await;
+    assert_eq!(events[0].kind, "reset");
+    assert_transcript!("restart", s.transcript().text());
+}
+// ANCHOR_END: restart
+
+/// Past `--max-connections`, a new stream gets 503 with Retry-After
+/// before it opens; when one closes, the next one is let in.
+#[tokio::test]
+async fn streams_past_the_limit_get_503() {
+    let s = start(Config {
+        max_connections: 1,
+        ..config()
+    })
+    .await;
+    let mut c1 = s.connect().await;
+    c1.write(open("/events", None)).await;
+    wait_retry(&s, 1).await;
+    let mut c2 = s.connect().await;
+    let r = c2.send(open("/events", None)).await;
+    assert_eq!(r.status, 503);
+    assert_eq!(r.header("retry-after"), Some("5"));
+    assert!(r.json()["error"].as_str().unwrap().contains("too many"));
+    assert_transcript!("limit", s.transcript().text());
+    // When the first stream closes, its place is free again. The
+    // server learns of the close a moment later: ask until a stream
+    // opens (directly, not through the tap: the transcript is taken).
+    c1.close().await;
+    let mut status = String::new();
+    for _ in 0..250 {
+        status = first_line(s.server.addr(), "/events").await;
+        if status.starts_with("HTTP/1.1 200") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(status.starts_with("HTTP/1.1 200"), "still refused: {status}");
+}
+
+/// The status line of `GET target`, on a new connection to `addr`.
+async fn first_line(addr: std::net::SocketAddr, target: &str) -> String {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = open(target, None).to_bytes(HOST);
+    tcp.write_all(&request).await.unwrap();
+    let mut line = String::new();
+    let mut reader = tokio::io::BufReader::new(tcp);
+    reader.read_line(&mut line).await.unwrap();
+    line
 }

@@ -11,6 +11,7 @@
 //! - [`routes`]: `POST /messages` and `GET /messages?after=ID`.
 //! - [`reply`]: JSON answers, and the JSON error every failure uses.
 //! - [`errors`]: turns warp's rejections (404, 405, …) into JSON errors.
+//! - [`limit`]: the bound on open streams, and the 503 past it.
 //! - [`assets`]: the page parts every chapter's page shares.
 //! - [`server`]: what every chapter binary does around its routes.
 //! - [`flags`]: parsers for the flags every chapter binary shares.
@@ -19,6 +20,7 @@ pub mod assets;
 pub mod cursor;
 pub mod errors;
 pub mod flags;
+pub mod limit;
 pub mod message;
 pub mod reply;
 pub mod routes;
