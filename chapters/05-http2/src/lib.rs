@@ -179,10 +179,16 @@ pub fn routes(
     config: &Config,
     draining: watch::Receiver<bool>,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    let mut rooms = room(1, &config.sse, draining.clone());
+    // One bound on open streams (`--max-connections`) for the chat
+    // and all the rooms: a clone of the settings shares the count.
+    let settings = ch03_sse::events::Settings::new(&config.sse, draining);
+    // Every room's store has the main chat's run name: one run of the
+    // server, whose name the event ids carry (chapter 3).
+    let run = store.run().clone();
+    let mut rooms = room(1, &config.sse, &run, settings.clone());
     for n in 2..=config.rooms {
         rooms = rooms
-            .or(room(n, &config.sse, draining.clone()))
+            .or(room(n, &config.sse, &run, settings.clone()))
             .unify()
             .boxed();
     }
@@ -204,7 +210,7 @@ pub fn routes(
         .unify()
         .or(rooms)
         .unify()
-        .or(ch03_sse::routes(store, &config.sse, draining))
+        .or(ch03_sse::routes(store, settings))
         .unify()
 }
 
@@ -222,14 +228,10 @@ fn with_date(mut response: Response, date: &Option<HeaderValue>) -> Response {
 fn room(
     n: usize,
     sse: &ch03_sse::Config,
-    draining: watch::Receiver<bool>,
+    run: &chat::Run,
+    settings: ch03_sse::events::Settings,
 ) -> BoxedFilter<(Response,)> {
-    let store = Store::new(sse.history);
-    let settings = ch03_sse::events::Settings {
-        retry: sse.retry,
-        heartbeat: sse.heartbeat,
-        draining,
-    };
+    let store = Store::with_run(sse.history, run.clone());
     warp::path("rooms")
         .and(warp::path(n.to_string()))
         .and(

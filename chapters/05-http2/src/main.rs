@@ -54,6 +54,11 @@ struct Args {
     /// that they stop trying (0 stops at once).
     #[arg(long, default_value = "3", value_parser = flags::seconds_or_zero)]
     drain: Duration,
+
+    /// How many event streams may be open at once, the rooms'
+    /// included; past it, a new one gets 503 with Retry-After.
+    #[arg(long, default_value_t = 10_000, value_parser = flags::at_least_one)]
+    max_connections: usize,
 }
 
 #[tokio::main]
@@ -108,6 +113,7 @@ async fn run(args: Args) -> Result<(), String> {
             heartbeat: args.heartbeat,
             retry: args.retry,
             drain: args.drain,
+            max_connections: args.max_connections,
         },
         ..ch05_http2::Config::default()
     };

@@ -116,3 +116,26 @@ async fn six_streams_over_http1_all_eight_over_h2() {
     assert!(server.stop(PATIENCE).await, "the server did not stop");
 }
 // ANCHOR_END: limit
+
+/// A page open over HTTPS and HTTP/2 while the server restarts. The
+/// helper's listener is the TLS one (the page's address); the plain
+/// listener is on a free port of its own, unused here.
+#[tokio::test]
+async fn the_page_survives_a_restart_over_h2() {
+    let flags = ["--ignore-certificate-errors"];
+    wire::restart::over("https", &flags, |listener, shutdown, run| {
+        let plain = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        plain.set_nonblocking(true).unwrap();
+        let plain = TcpListener::from_std(plain).unwrap();
+        let tls = Tls {
+            listener,
+            acceptor: Identity::self_signed().acceptor().unwrap(),
+        };
+        let mut config = Config::default();
+        config.sse.run = Some(chat::Run::named(run));
+        config.sse.retry = Duration::from_millis(300);
+        config.sse.drain = Duration::ZERO;
+        serve(plain, Some(tls), config, shutdown)
+    })
+    .await;
+}

@@ -28,6 +28,8 @@ const PATIENCE: Duration = Duration::from_secs(10);
 fn config() -> Config {
     let mut config = Config::default();
     config.sse.heartbeat = Duration::from_secs(3600);
+    // A fixed run: event ids are `b2.1`, `b2.2`, … every run.
+    config.sse.run = Some(chat::Run::named("b2"));
     let date = HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT");
     config.fixed_date = Some(date);
     config
@@ -323,13 +325,13 @@ async fn three_streams_on_one_connection() {
     assert_eq!(ids, [(1, 2), (3, 2), (5, 1)]);
     // ANCHOR: per_event
     // One event costs its DATA frame header: 9 bytes. Over HTTP/1.1
-    // the same 72-byte event costs its chunk framing, `48\r\n` and
+    // the same 75-byte event costs its chunk framing, `4B\r\n` and
     // `\r\n`: 6 bytes. HTTP/2 saves connections and heads, not bytes
     // per event.
     let event = events_on(&frames, 1)[0].clone();
     let json = r#"{"id":1,"user":"ben","text":"hello room 1"}"#;
     assert_eq!(event.data, json);
-    let wire = format!("id: 1\nevent: message\ndata: {json}\n\n");
+    let wire = format!("id: b2.1\nevent: message\ndata: {json}\n\n");
     let sent = |f: &&Frame| f.stream == 1 && f.payload == wire.as_bytes();
     assert!(
         frames.iter().any(|f| sent(&f)),
@@ -337,7 +339,7 @@ async fn three_streams_on_one_connection() {
     );
     let frame = Frame::data(1, wire.as_bytes(), false).encode();
     let chunk = format!("{:X}\r\n{wire}\r\n", wire.len());
-    assert_eq!((wire.len(), frame.len(), chunk.len()), (72, 81, 78));
+    assert_eq!((wire.len(), frame.len(), chunk.len()), (75, 84, 81));
     // ANCHOR_END: per_event
     assert_transcript!("three_streams", t.text());
     assert_transcript!("three_streams_diagram", t.diagram());

@@ -13,9 +13,8 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
-use crate::client::{Client, Request};
+use crate::browser::Page;
 use crate::scenario::{Shutdown, TestServer};
-use crate::tap::Tap;
 
 /// Bounds a failure, not a speed: a passing test goes on at once.
 /// It covers the slowest page: a long poll that backs off after 503.
@@ -36,17 +35,27 @@ where
     F: Fn(TcpListener, Shutdown, &'static str) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    over("http", &[], serve).await;
+}
+
+/// The same story over `scheme` (`"https"` for chapter 5's TLS),
+/// with extra Chromium flags (`--ignore-certificate-errors` for its
+/// self-signed certificate). `serve` must speak `scheme` on the
+/// listener it is given.
+pub async fn over<F, Fut>(scheme: &str, flags: &[&str], serve: F)
+where
+    F: Fn(TcpListener, Shutdown, &'static str) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let Some(browser) = crate::browser::chromium().await else {
         return;
     };
     let first = TestServer::start(|listener, stop| serve(listener, stop, "a1")).await;
     let addr = first.addr();
-    // Posts go through a tap, so a failure shows their bytes.
-    let tap = Tap::start(addr).await.expect("start the tap");
-    let page = browser.page().await;
-    page.goto(&format!("http://{addr}/")).await;
+    let page = browser.page_with_flags(flags).await;
+    page.goto(&format!("{scheme}://{addr}/")).await;
     let before = ["one", "two", "three", "four", "five"];
-    post_all(&tap, &before).await;
+    post_all(&page, &before).await;
     page.wait_for_text("#messages", "five", PATIENCE).await;
 
     // The restart: the first run stops as on Ctrl-C, and a new run
@@ -55,7 +64,7 @@ where
     let second =
         TestServer::start_at(addr, |listener, stop| serve(listener, stop, "b2")).await;
     let after = ["six", "seven"];
-    post_all(&tap, &after).await;
+    post_all(&page, &after).await;
     page.wait_for_text("#messages", "seven", PATIENCE).await;
 
     let mut expected: Vec<Value> = Vec::new();
@@ -72,13 +81,27 @@ where
     assert!(second.stop(PATIENCE).await, "run b2 did not stop");
 }
 
-/// Posts each text as `ben`, on one connection through the tap.
-async fn post_all(tap: &Tap, texts: &[&str]) {
-    let mut client = Client::connect(tap, &tap.addr().to_string()).await;
+/// Posts each text as `ben` with the page's own `fetch`, as a second
+/// tab on the same site would: the same protocol as the page, HTTP/2
+/// included. A post waits for its answer before the next one.
+async fn post_all(page: &Page, texts: &[&str]) {
     for text in texts {
-        let json = format!(r#"{{"user":"ben","text":"{text}"}}"#);
-        let response = client.send(Request::post_json("/messages", &json)).await;
-        assert_eq!(response.status, 201, "POST {text}: {}", response.text());
+        let body = json!({ "user": "ben", "text": text }).to_string();
+        // A refused connection counts as status 0: try again.
+        let script = format!(
+            "fetch('/messages', {{method: 'POST', \
+             headers: {{'content-type': 'application/json'}}, \
+             body: {body:?}}}).then(r => r.status, () => 0)"
+        );
+        let mut status = page.eval(&script).await;
+        // Right after the restart, the new run may not listen yet.
+        for _ in 0..50 {
+            if status == json!(201) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            status = page.eval(&script).await;
+        }
+        assert_eq!(status, json!(201), "POST {text}");
     }
-    client.close().await;
 }
