@@ -238,7 +238,9 @@ async fn a_cursor_from_another_run_is_answered_at_once() {
     assert_eq!(r.status, 409);
     assert_eq!(r.json()["after"], 0);
     // The page asks again, from the cursor the 409 gave it.
-    let r = c1.send(Request::get("/messages?after=0&run=b2&wait=25")).await;
+    let r = c1
+        .send(Request::get("/messages?after=0&run=b2&wait=25"))
+        .await;
     assert_eq!(r.json()[0]["text"], "six");
     c1.close().await;
     assert_transcript!("reset", s.transcript().text());

@@ -149,7 +149,12 @@ pub struct Events {
 }
 
 impl Events {
-    pub fn new(store: Store, cursor: Cursor, settings: &Settings, slot: Slot) -> Self {
+    pub fn new(
+        store: Store,
+        cursor: Cursor,
+        settings: &Settings,
+        slot: Slot,
+    ) -> Self {
         // Subscribe BEFORE the first read of the history. A message
         // posted between the read and the wait still wakes us, so none
         // falls in the seam.
@@ -297,8 +302,12 @@ mod tests {
             post(&store, &format!("m{i}"));
         }
         let next = text(stream.next_chunk().await);
-        let reset = r#"{"reset":"messages 2 to 7 are no longer kept: the server keeps the newest 3","run":"b2","after":7}"#;
-        let expected = format!("id: b2.7\nevent: reset\ndata: {reset}\n\nid: b2.8\n");
+        let reset = concat!(
+            r#"{"reset":"messages 2 to 7 are no longer kept: "#,
+            r#"the server keeps the newest 3","run":"b2","after":7}"#,
+        );
+        let expected =
+            format!("id: b2.7\nevent: reset\ndata: {reset}\n\nid: b2.8\n");
         assert!(next.starts_with(&expected), "{next}");
         // All that was ready came in that one chunk: 8, 9 and 10.
         assert!(next.contains("id: b2.10\n"), "{next}");
@@ -321,7 +330,10 @@ mod tests {
         let store = Store::with_run(3, Run::named("b2"));
         post(&store, "hi");
         let message = &store.after(0, 1)[0];
-        let (a, b) = (message_event(message, &store), message_event(message, &store));
+        let (a, b) = (
+            message_event(message, &store),
+            message_event(message, &store),
+        );
         assert_eq!(a.as_ptr(), b.as_ptr());
     }
 }

@@ -118,7 +118,9 @@ const INDEX_HTML: &str = include_str!("../static/index.html");
 const SSE_JS: &str = include_str!("../static/sse.js");
 
 // GET /
-fn page(store: &Store) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+fn page(
+    store: &Store,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     chat::assets::page(INDEX_HTML, store.run())
 }
 

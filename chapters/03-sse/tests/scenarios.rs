@@ -464,7 +464,10 @@ async fn streams_past_the_limit_get_503() {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert!(status.starts_with("HTTP/1.1 200"), "still refused: {status}");
+    assert!(
+        status.starts_with("HTTP/1.1 200"),
+        "still refused: {status}"
+    );
 }
 
 /// The status line of `GET target`, on a new connection to `addr`.

@@ -1,111 +1,119 @@
 //! `GET /ws`: the opening handshake (RFC 6455 §4).
 //!
-//! `warp::ws()` checks the method and the `connection`, `upgrade`,
-//! `sec-websocket-version` and `sec-websocket-key` headers by itself,
-//! but a request that fails one of them is only "not found" to warp:
-//! the client would get a 404 that says nothing. So this module
-//! checks the same things first, and each failure gets its own status
-//! and a JSON error. It also checks what warp does not: the `Origin`.
+//! warp routes the request here, and this module checks it: method,
+//! `upgrade`, `connection`, `Origin`, version, key, cursor. Each
+//! failure gets its own status and a JSON error, before anything is
+//! upgraded. Then the bound on open sockets (`--max-connections`),
+//! and last the chapter's own `101` (see the upgrade module).
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
-use sha1::{Digest, Sha1};
-use warp::http::{HeaderMap, HeaderValue, StatusCode};
-use warp::reply::{Reply, Response};
-use warp::ws::Ws;
+use hyper::upgrade::OnUpgrade;
+use warp::http::{header, HeaderMap, HeaderValue, StatusCode};
+use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use chat::reply::error;
 use chat::routes::Query;
-use chat::Store;
+use chat::{Cursor, Store};
 
-use crate::session::{self, Sessions};
+use crate::session::{self, Limits};
+use crate::sockets::Sockets;
+use crate::upgrade;
 use crate::Config;
 
 /// The one subprotocol this server speaks: messages as JSON text.
 pub const SUBPROTOCOL: &str = "chat.v1";
 
-// ANCHOR: accept_key
-/// The `Sec-WebSocket-Accept` value for a client's key (RFC 6455
-/// §4.2.2): SHA-1 of the key followed by a fixed GUID, in base64.
-/// Only a server that knows WebSocket can answer it, so a plain HTTP
-/// server (or a cache) cannot be fooled into "accepting" an upgrade.
-pub fn accept_key(key: &str) -> String {
-    const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-    let mut sha1 = Sha1::new();
-    sha1.update(key.as_bytes());
-    sha1.update(GUID.as_bytes());
-    BASE64.encode(sha1.finalize())
-}
-// ANCHOR_END: accept_key
+/// `Retry-After` when all `--max-connections` places are taken.
+pub const BUSY_RETRY_SECONDS: u64 = 5;
 
 // ANCHOR: route
-// GET /ws (and GET /ws?after=ID)
+// GET /ws (and GET /ws?after=ID&run=RUN)
 pub fn websocket(
     store: Store,
     config: Config,
-    sessions: Sessions,
+    sockets: Sockets,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    // warp::ws() rejects a request it cannot upgrade; here that only
-    // means "no Ws", and `upgrade` below says why in words.
-    let maybe_ws = warp::ws().map(Some).or(warp::any().map(|| None)).unify();
     warp::path!("ws")
         .and(warp::get())
         .and(warp::header::headers_cloned())
         .and(chat::routes::query())
-        .and(maybe_ws)
-        .map(move |headers: HeaderMap, query: Query, ws: Option<Ws>| {
-            let (store, sessions) = (store.clone(), sessions.clone());
-            upgrade(&headers, &query, ws, store, &config, sessions)
-        })
+        // hyper puts into each HTTP/1.1 request that asks to upgrade
+        // the means to take over its connection after the response:
+        // an `OnUpgrade`, which warp hands out as an extension.
+        .and(warp::ext::optional::<OnUpgrade>())
+        .map(
+            move |headers: HeaderMap, query: Query, on: Option<OnUpgrade>| {
+                let (store, sockets) = (store.clone(), sockets.clone());
+                handshake(&headers, &query, on, store, &config, sockets)
+            },
+        )
 }
 // ANCHOR_END: route
 
 // ANCHOR: upgrade
-fn upgrade(
+fn handshake(
     headers: &HeaderMap,
     query: &Query,
-    ws: Option<Ws>,
+    on_upgrade: Option<OnUpgrade>,
     store: Store,
     config: &Config,
-    sessions: Sessions,
+    sockets: Sockets,
 ) -> Response {
-    let accepted = match check(headers, query, &config.allow_origin) {
+    let Accepted {
+        key,
+        cursor,
+        subprotocol,
+    } = match check(headers, query, &config.allow_origin) {
         Ok(accepted) => accepted,
         Err(refused) => return refused.into_response(),
     };
-    let Some(ws) = ws else {
-        // Our checks passed, so warp refused for a reason we missed.
-        return error(StatusCode::BAD_REQUEST, "not a WebSocket handshake");
+    let Some(on_upgrade) = on_upgrade else {
+        // hyper offers the connection only to an HTTP/1.1 request: a
+        // server ignores `upgrade` in HTTP/1.0 (RFC 9110 §7.8), and
+        // RFC 6455 §4.1 asks for 1.1 or later.
+        let why = "a WebSocket handshake needs HTTP/1.1";
+        return error(StatusCode::BAD_REQUEST, why);
     };
-    // tungstenite's defaults: 64 MiB messages, 16 MiB frames, and a
-    // write buffer without a limit. A chat needs none of that.
-    let ws = ws
-        .max_message_size(config.max_message)
-        .max_frame_size(config.max_message)
-        .max_write_buffer_size(config.max_buffer);
-    let limits = session::Limits::from(config);
-    let after = accepted.after;
-    let mut response = ws
-        .on_upgrade(move |socket| {
-            session::run(socket, store, after, limits, sessions)
-        })
-        .into_response();
-    if accepted.subprotocol {
-        // The server names one protocol from the client's list, or
-        // none; never one the client did not offer (§4.2.2).
-        let value = HeaderValue::from_static(SUBPROTOCOL);
-        response
-            .headers_mut()
-            .insert("sec-websocket-protocol", value);
-    }
-    response
+    // The bound comes last, so that a wrong handshake still hears
+    // what is wrong with it. The place is taken now, before the 101:
+    // past the bound, nothing opens at all.
+    let Some(slot) = sockets.reserve() else {
+        return busy(&sockets);
+    };
+    let limits = Limits::from(config);
+    let subprotocol = subprotocol.then_some(SUBPROTOCOL);
+    let socket_config = upgrade::socket_config(config);
+    upgrade::switch(&key, subprotocol, on_upgrade, socket_config, |socket| {
+        session::run(socket, slot, store, cursor, limits, sockets)
+    })
 }
 // ANCHOR_END: upgrade
 
+// ANCHOR: busy
+/// Every place is taken: `503 Service Unavailable`, the status for
+/// a temporary overload (RFC 9110 §15.6.4), and `Retry-After`: how
+/// many seconds to wait (§10.2.3). It is an ordinary HTTP answer: a
+/// client handles any status but 101 by the rules of HTTP (RFC 6455
+/// §4.1), and the connection stays HTTP.
+fn busy(sockets: &Sockets) -> Response {
+    let max = sockets.max();
+    let why = format!("the server has {max} open sockets, its limit; try later");
+    let mut response = error(StatusCode::SERVICE_UNAVAILABLE, why);
+    let retry = HeaderValue::from(BUSY_RETRY_SECONDS);
+    response.headers_mut().insert(header::RETRY_AFTER, retry);
+    response
+}
+// ANCHOR_END: busy
+
 /// What a valid handshake asked for.
 struct Accepted {
-    after: u64,
+    /// `sec-websocket-key`, for the accept value of the 101.
+    key: String,
+    /// Where the client resumes: `?after=ID&run=RUN`.
+    cursor: Cursor,
+    /// Whether the client offered `chat.v1`.
     subprotocol: bool,
 }
 
@@ -181,17 +189,22 @@ fn check(
         return Err(refused.hint("sec-websocket-version", "13"));
     }
     // §4.1: the key is 16 random bytes in base64 (24 characters).
-    let key = headers.get("sec-websocket-key").map(|k| k.as_bytes());
+    let key = headers
+        .get("sec-websocket-key")
+        .and_then(|k| k.to_str().ok());
     let decoded = key.and_then(|k| BASE64.decode(k).ok());
-    if decoded.is_none_or(|bytes| bytes.len() != 16) {
+    let (Some(key), Some(16)) = (key, decoded.map(|bytes| bytes.len())) else {
         let why = "sec-websocket-key must be 16 bytes in base64";
         return Err(Refused::new(StatusCode::BAD_REQUEST, why));
-    }
-    let after = query
-        .after()
+    };
+    // Only a cursor that is not a number is refused here. One that
+    // this run never issued is answered on the socket, with a reset.
+    let cursor = query
+        .cursor()
         .map_err(|why| Refused::new(StatusCode::BAD_REQUEST, why))?;
     Ok(Accepted {
-        after,
+        key: key.to_owned(),
+        cursor,
         subprotocol: has_token(headers, "sec-websocket-protocol", SUBPROTOCOL),
     })
 }
@@ -236,18 +249,6 @@ fn origin_allowed(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    // ANCHOR: accept_tests
-    #[test]
-    fn accept_key_matches_rfc_6455_and_a_common_walkthrough() {
-        // RFC 6455 §1.3.
-        let rfc = accept_key("dGhlIHNhbXBsZSBub25jZQ==");
-        assert_eq!(rfc, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
-        // The pair quoted in many `nc` walkthroughs.
-        let nc = accept_key("P7Kp2hTLNRPFMGLxPV47eQ==");
-        assert_eq!(nc, "fX+lgbZ/+V4eiY0s9Muig1sv880=");
-    }
-    // ANCHOR_END: accept_tests
 
     #[test]
     fn origins() {

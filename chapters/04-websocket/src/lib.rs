@@ -1,17 +1,23 @@
 //! Chapter 4: the chat over WebSocket.
 //!
 //! - [`handshake`]: `GET /ws` and the checks before the upgrade
-//!   (RFC 6455 §4): origin, version, key, subprotocol.
-//! - [`session`]: one open socket: replay, live messages, posts sent
-//!   as text frames, pings, limits, and the close codes.
+//!   (RFC 6455 §4): origin, version, key, cursor, and the bound on
+//!   open sockets.
+//! - [`upgrade`]: the chapter's own `101 Switching Protocols`, and
+//!   the socket's buffers, chosen for many quiet connections.
+//! - [`session`]: one open socket: replay (or a reset), live
+//!   messages, posts sent as text frames, pings, and the close codes.
+//! - [`sockets`]: the count of open sockets, its bound, and the
+//!   signal that closes them all.
 //!
 //! The chat itself (messages, store, `POST`/`GET /messages`, errors)
-//! is in the `chat` crate. The frames are encoded by tungstenite, the
-//! library under `warp::ws`; the `wire` crate decodes them by hand
-//! for the transcripts.
+//! is in the `chat` crate. The frames are encoded by tungstenite; the
+//! `wire` crate decodes them by hand for the transcripts.
 
 pub mod handshake;
 pub mod session;
+pub mod sockets;
+pub mod upgrade;
 
 use std::future::Future;
 use std::time::Duration;
@@ -22,8 +28,8 @@ use warp::{Filter, Rejection};
 
 use chat::Store;
 
-pub use handshake::accept_key;
-pub use session::Sessions;
+pub use sockets::Sockets;
+pub use upgrade::accept_key;
 
 /// What the server needs to know: the flags of `main.rs`.
 #[derive(Clone, Debug)]
@@ -42,10 +48,18 @@ pub struct Config {
     /// Origins allowed besides the server's own (`--allow-origin`),
     /// written as a browser sends them: `http://localhost:8080`.
     pub allow_origin: Vec<String>,
-    /// Bytes a socket may hold that the peer has not read yet
-    /// (`--max-buffer`); past it, sending waits. It must be over
-    /// 128 KiB, tungstenite's own write buffer.
+    /// The most bytes tungstenite may hold in one socket's write
+    /// buffer (`--max-buffer`). A frame that does not fit is refused
+    /// and the socket is dropped, so it must hold the largest frame
+    /// the server sends: at least 16 KiB.
     pub max_buffer: usize,
+    /// The read buffer of each socket, in bytes (`--read-buffer`).
+    /// tungstenite's default is 128 KiB; 4 KiB suits many sockets
+    /// that receive little.
+    pub read_buffer: usize,
+    /// How many sockets may be open at the same time
+    /// (`--max-connections`). Past it, the handshake gets 503.
+    pub max_connections: usize,
 }
 
 impl Default for Config {
@@ -58,6 +72,8 @@ impl Default for Config {
             max_message: chat::routes::MAX_BODY_BYTES,
             allow_origin: Vec::new(),
             max_buffer: 1024 * 1024,
+            read_buffer: 4 * 1024,
+            max_connections: 10_000,
         }
     }
 }
@@ -71,14 +87,14 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     let store = chat::server::store(config.history, config.run.clone());
-    let sessions = Sessions::new();
-    let routes = routes(store, &config, sessions.clone())
+    let sockets = Sockets::new(config.max_connections);
+    let routes = routes(store, &config, sockets.clone())
         .recover(chat::errors::recover)
         .with(warp::trace::request());
     // After a 101, the socket no longer belongs to the HTTP server:
     // warp's graceful stop does not wait for it, or tell it. So the
     // signal first tells every socket to close, then stops HTTP.
-    let closing = sessions.clone();
+    let closing = sockets.clone();
     let signal = async move {
         shutdown.await;
         closing.close_all();
@@ -89,7 +105,7 @@ pub async fn serve(
         .run()
         .await;
     // Each socket sends close 1001 and waits a moment for the reply.
-    sessions.wait_closed(Duration::from_secs(5)).await;
+    sockets.wait_closed(Duration::from_secs(5)).await;
 }
 // ANCHOR_END: serve
 
@@ -99,16 +115,12 @@ pub async fn serve(
 pub fn routes(
     store: Store,
     config: &Config,
-    sessions: Sessions,
+    sockets: Sockets,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     page(&store)
         .or(ws_js())
         .unify()
-        .or(handshake::websocket(
-            store.clone(),
-            config.clone(),
-            sessions,
-        ))
+        .or(handshake::websocket(store.clone(), config.clone(), sockets))
         .unify()
         .or(chat::assets::routes())
         .unify()
@@ -121,7 +133,9 @@ const INDEX_HTML: &str = include_str!("../static/index.html");
 const WS_JS: &str = include_str!("../static/ws.js");
 
 // GET /
-fn page(store: &Store) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+fn page(
+    store: &Store,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     chat::assets::page(INDEX_HTML, store.run())
 }
 

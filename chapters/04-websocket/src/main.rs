@@ -30,9 +30,22 @@ struct Args {
     #[arg(long, default_value_t = 16 * 1024, value_parser = flags::at_least_one)]
     max_message: usize,
 
-    /// Bytes a socket may hold for a peer that does not read.
+    /// The most bytes one socket's write buffer may hold; a frame
+    /// that does not fit drops the socket (at least 16384).
     #[arg(long, default_value_t = 1024 * 1024, value_parser = buffer)]
     max_buffer: usize,
+
+    /// The read buffer of each socket, in bytes (tungstenite's
+    /// default is 131072).
+    #[arg(long, value_name = "BYTES", default_value_t = 4096,
+          value_parser = flags::at_least_one)]
+    read_buffer: usize,
+
+    /// How many sockets may be open at the same time; past it, the
+    /// handshake gets 503 with Retry-After.
+    #[arg(long, value_name = "N", default_value_t = 10_000,
+          value_parser = flags::at_least_one)]
+    max_connections: usize,
 
     /// Another origin whose pages may open a socket, such as
     /// http://localhost:8080 (repeat for more). The server's own
@@ -41,12 +54,13 @@ struct Args {
     allow_origin: Vec<String>,
 }
 
-/// tungstenite needs room for one frame it is writing (128 KiB).
+/// The write buffer must hold the largest frame the server sends: a
+/// message of 1000 characters is far less than 16 KiB of JSON.
 fn buffer(text: &str) -> Result<usize, String> {
     match text.parse::<usize>() {
-        Ok(n) if n > 128 * 1024 => Ok(n),
+        Ok(n) if n >= 16 * 1024 => Ok(n),
         _ => Err(format!(
-            "expected a number of bytes over 131072, not {text:?}"
+            "expected a number of bytes of at least 16384, not {text:?}"
         )),
     }
 }
@@ -61,6 +75,8 @@ async fn main() -> ExitCode {
         max_message: args.max_message,
         allow_origin: args.allow_origin,
         max_buffer: args.max_buffer,
+        read_buffer: args.read_buffer,
+        max_connections: args.max_connections,
     };
     chat::server::run(args.addr, |listener, shutdown| {
         ch04_websocket::serve(listener, config, shutdown)

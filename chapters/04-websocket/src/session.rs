@@ -12,12 +12,16 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::watch;
 use tokio::time::{interval_at, timeout, Instant, MissedTickBehavior};
-use tungstenite::error::{CapacityError, Error as WsError};
-use warp::ws::{Message, WebSocket};
+use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{Bytes, Message, Utf8Bytes};
 
 use chat::routes::PAGE_SIZE;
-use chat::{NewMessage, Store};
+use chat::{Cursor, NewMessage, Store, Stored};
 
+use crate::sockets::{Slot, Sockets};
+use crate::upgrade::Socket;
 use crate::Config;
 
 /// What a socket needs from the server's flags.
@@ -32,75 +36,42 @@ impl From<&Config> for Limits {
     }
 }
 
-/// The open sockets: a shutdown signal they all watch, and a count
-/// of those still open, so that `serve` can wait for them.
-#[derive(Clone)]
-pub struct Sessions {
-    stop: watch::Sender<bool>,
-    open: watch::Sender<usize>,
-}
-
-impl Default for Sessions {
-    fn default() -> Self {
-        Sessions::new()
-    }
-}
-
-impl Sessions {
-    pub fn new() -> Self {
-        Sessions {
-            stop: watch::Sender::new(false),
-            open: watch::Sender::new(0),
-        }
-    }
-
-    /// Tells every socket, open now or opened later, to close.
-    pub fn close_all(&self) {
-        self.stop.send_replace(true);
-    }
-
-    /// Waits until every socket is closed, at most `limit`.
-    pub async fn wait_closed(&self, limit: Duration) {
-        let mut open = self.open.subscribe();
-        let _ = timeout(limit, open.wait_for(|n| *n == 0)).await;
-    }
-
-    fn enter(&self) -> Open {
-        self.open.send_modify(|n| *n += 1);
-        Open(self.open.clone())
-    }
-}
-
-/// One open socket in the count; dropped when the task ends.
-struct Open(watch::Sender<usize>);
-
-impl Drop for Open {
-    fn drop(&mut self) {
-        self.0.send_modify(|n| *n -= 1);
-    }
-}
-
 /// How long the server waits for the client's close frame after its
 /// own, before it drops the connection anyway.
 const CLOSE_WAIT: Duration = Duration::from_secs(5);
 
 // ANCHOR: run
-/// Serves one socket. `after` is the cursor from `?after=ID`: the
-/// messages after it are sent first, then every new one.
+/// Serves one socket. `cursor` is the client's `?after=ID&run=RUN`:
+/// the messages after it are sent first, then every new one.
 pub async fn run(
-    mut socket: WebSocket,
+    mut socket: Socket,
+    slot: Slot,
     store: Store,
-    after: u64,
+    cursor: Cursor,
     limits: Limits,
-    sessions: Sessions,
+    sockets: Sockets,
 ) {
-    let _open = sessions.enter();
-    let mut stop = sessions.stop.subscribe();
+    talk(&mut socket, &store, cursor, &limits, &sockets).await;
+    // Free the place first, then end the TCP connection: a client
+    // that sees its connection end may connect again at once, and
+    // must find the place free.
+    drop(slot);
+    drop(socket);
+}
+
+async fn talk(
+    socket: &mut Socket,
+    store: &Store,
+    cursor: Cursor,
+    limits: &Limits,
+    sockets: &Sockets,
+) {
+    let mut stop = sockets.stopping();
     let mut newest = store.subscribe();
-    let mut cursor = after;
-    // The first round replays history: a gap there only means the
-    // history no longer reaches back to `after`.
-    let mut live = false;
+    let mut after = match resume(socket, store, cursor, limits).await {
+        Ok(after) => after,
+        Err(stuck) => return stuck.log(),
+    };
     // The first ping goes out one period after the upgrade.
     let period = limits.ping;
     let mut ping = interval_at(Instant::now() + period, period);
@@ -110,10 +81,10 @@ pub async fn run(
         // Mark the newest id as seen *before* reading the store: a
         // message stored after this line wakes `newest.changed()`.
         newest.borrow_and_update();
-        match send_new(&mut socket, &store, &mut cursor, live, &limits).await {
-            Sent::All => live = true,
-            Sent::Behind(why) => return close(socket, 1013, &why).await,
-            Sent::Gone => return,
+        match send_new(socket, store, &mut after, limits).await {
+            Ok(Sent::All) => {}
+            Ok(Sent::Behind(why)) => return close(socket, 1013, &why).await,
+            Err(stuck) => return stuck.log(),
         }
         tokio::select! {
             _ = stopped(&mut stop) => {
@@ -127,9 +98,9 @@ pub async fn run(
                         // send a pong unasked as a one-way heartbeat
                         // (RFC 6455 §5.5.3). A pong needs no reply.
                         pong_due = false;
-                    } else if let Some(reply) = receive(&store, &message) {
-                        if send(&mut socket, reply, &limits).await.is_err() {
-                            return;
+                    } else if let Some(reply) = receive(store, &message) {
+                        if let Err(stuck) = send(socket, reply, limits).await {
+                            return stuck.log();
                         }
                     }
                     // A close from the client: tungstenite has queued
@@ -149,11 +120,9 @@ pub async fn run(
                 }
                 // An empty ping: 2 bytes. The browser answers it by
                 // itself; a page never sees pings or pongs.
-                if send(&mut socket, Message::ping(Vec::new()), &limits)
-                    .await
-                    .is_err()
-                {
-                    return;
+                let empty = Message::Ping(Bytes::new());
+                if let Err(stuck) = send(socket, empty, limits).await {
+                    return stuck.log();
                 }
                 pong_due = true;
             }
@@ -167,53 +136,101 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|stop| *stop).await;
 }
 
+// ANCHOR: resume
+/// The first frames on a new socket: the messages after the client's
+/// cursor. A cursor this run never issued (another run's, one from
+/// the future, one older than the history) gets a reset frame first,
+/// then the messages after the reset's cursor. The client learns at
+/// once why, and nothing waits for ids that will never come. Returns
+/// the id of the last message sent.
+async fn resume(
+    socket: &mut Socket,
+    store: &Store,
+    mut cursor: Cursor,
+    limits: &Limits,
+) -> Result<u64, Stuck> {
+    loop {
+        match store.read(&cursor, PAGE_SIZE) {
+            Ok(messages) => {
+                let last = messages.last().map_or(cursor.after, Stored::id);
+                // The reset, if any, goes out in the same batch.
+                send_batch(socket, &messages, limits).await?;
+                return Ok(last);
+            }
+            Err(reset) => {
+                tracing::info!(
+                    why = reset.reset,
+                    "a cursor this run cannot continue"
+                );
+                feed(socket, Message::text(reset.json()), limits).await?;
+                cursor = Cursor {
+                    run: Some(reset.run),
+                    after: reset.after,
+                };
+            }
+        }
+    }
+}
+// ANCHOR_END: resume
+
 enum Sent {
     All,
     Behind(String),
-    Gone,
 }
 
 // ANCHOR: send_new
-/// Sends every stored message after `cursor`, one text frame each.
+/// Sends every stored message after `after`, one text frame each.
 async fn send_new(
-    socket: &mut WebSocket,
+    socket: &mut Socket,
     store: &Store,
-    cursor: &mut u64,
-    live: bool,
+    after: &mut u64,
     limits: &Limits,
-) -> Sent {
+) -> Result<Sent, Stuck> {
     loop {
-        let messages = store.after(*cursor, PAGE_SIZE);
+        let messages = store.after(*after, PAGE_SIZE);
         let Some(first) = messages.first() else {
-            return Sent::All;
+            return Ok(Sent::All);
         };
-        // Once live, the next message must be the one right after the
-        // cursor. If it is not, the history has moved past this
-        // socket while it waited on a slow reader: 1013, "try again
-        // later". The page reconnects with ?after and gets what is
-        // still there; it learns from the reason that some is not.
-        if live && first.id() != *cursor + 1 {
-            let why = format!("too slow: messages after {cursor} are gone");
-            return Sent::Behind(why);
+        // The next message must be the one right after the cursor. If
+        // it is not, the history has moved past this socket while it
+        // waited on a slow reader: 1013, "try again later". The page
+        // reconnects with its cursor and gets a reset that says what
+        // is gone, then what is still there.
+        if first.id() != *after + 1 {
+            let why = format!("too slow: messages after {after} are gone");
+            return Ok(Sent::Behind(why));
         }
-        for message in messages {
-            let json = String::from_utf8_lossy(message.json()).into_owned();
-            match send(socket, Message::text(json), limits).await {
-                Ok(()) => {}
-                Err(Stuck::Timeout) => {
-                    // Not a byte read in a whole ping period: as good
-                    // as gone, and a close frame would wait forever.
-                    tracing::info!("the peer does not read: dropping it");
-                    return Sent::Gone;
-                }
-                Err(Stuck::Broken) => return Sent::Gone,
-            }
-            *cursor = message.id();
-        }
+        send_batch(socket, &messages, limits).await?;
+        *after = messages.last().map_or(*after, Stored::id);
     }
 }
 // ANCHOR_END: send_new
 
+// ANCHOR: batch
+/// Sends messages as text frames, one frame per message: every frame
+/// is fed to the socket, then one flush ends the batch.
+async fn send_batch(
+    socket: &mut Socket,
+    messages: &[Stored],
+    limits: &Limits,
+) -> Result<(), Stuck> {
+    for message in messages {
+        feed(socket, text_frame(message), limits).await?;
+    }
+    flush(socket, limits).await
+}
+
+/// A stored message as a text frame. Its payload is the JSON made
+/// once at `post`: `Utf8Bytes` holds the same `Bytes` (one more
+/// reference to them, not a copy). `try_from` checks that they are
+/// UTF-8, as the payload of a text frame must be (RFC 6455 §5.6).
+fn text_frame(message: &Stored) -> Message {
+    let json = Utf8Bytes::try_from(message.json().clone());
+    Message::Text(json.expect("serde_json writes UTF-8"))
+}
+// ANCHOR_END: batch
+
+/// Why a socket stopped before its close handshake.
 enum Stuck {
     /// The peer has not read for a whole ping period.
     Timeout,
@@ -221,19 +238,51 @@ enum Stuck {
     Broken,
 }
 
-/// Sends one frame. The write buffer is bounded (`--max-buffer`), so
-/// a peer that does not read makes `send` wait, never grow memory; a
-/// wait of a whole ping period means the peer is not keeping up.
-async fn send(
-    socket: &mut WebSocket,
-    frame: Message,
-    limits: &Limits,
-) -> Result<(), Stuck> {
-    match timeout(limits.ping, socket.send(frame)).await {
+impl Stuck {
+    fn log(self) {
+        if let Stuck::Timeout = self {
+            // Not a byte read in a whole ping period: as good as gone,
+            // and a close frame would wait forever.
+            tracing::info!("the peer does not read: dropping it");
+        }
+    }
+}
+
+/// Every step of sending may wait: the write buffer is bounded, so
+/// a peer that does not read makes the step wait, never grow memory.
+/// A wait of a whole ping period means the peer is not keeping up.
+async fn step<F>(limits: &Limits, sending: F) -> Result<(), Stuck>
+where
+    F: std::future::Future<Output = Result<(), WsError>>,
+{
+    match timeout(limits.ping, sending).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(_)) => Err(Stuck::Broken),
         Err(_) => Err(Stuck::Timeout),
     }
+}
+
+/// Hands one frame to the socket, without waiting for it to leave.
+async fn feed(
+    socket: &mut Socket,
+    frame: Message,
+    limits: &Limits,
+) -> Result<(), Stuck> {
+    step(limits, socket.feed(frame)).await
+}
+
+/// Waits until everything fed has been written to the connection.
+async fn flush(socket: &mut Socket, limits: &Limits) -> Result<(), Stuck> {
+    step(limits, socket.flush()).await
+}
+
+/// One frame, fed and flushed.
+async fn send(
+    socket: &mut Socket,
+    frame: Message,
+    limits: &Limits,
+) -> Result<(), Stuck> {
+    step(limits, socket.send(frame)).await
 }
 
 // ANCHOR: receive
@@ -245,11 +294,10 @@ fn receive(store: &Store, message: &Message) -> Option<Message> {
         let json = serde_json::json!({ "error": why }).to_string();
         Some(Message::text(json))
     };
-    if message.is_binary() {
-        return refuse("send messages as text frames".into());
-    }
-    let Ok(text) = message.to_str() else {
-        return None; // ping or close: tungstenite has answered it
+    let text = match message {
+        Message::Text(text) => text.as_str(),
+        Message::Binary(_) => return refuse("send messages as text frames".into()),
+        _ => return None, // ping or close: tungstenite has answered it
     };
     let new: NewMessage = match serde_json::from_str(text) {
         Ok(new) => new,
@@ -269,11 +317,7 @@ fn receive(store: &Store, message: &Message) -> Option<Message> {
 // ANCHOR: fail
 /// tungstenite refuses a frame that breaks RFC 6455 but sends no
 /// close frame itself. The close code says what was wrong (§7.4.1).
-async fn fail(socket: WebSocket, error: &warp::Error) {
-    let source = std::error::Error::source(error);
-    let Some(error) = source.and_then(|e| e.downcast_ref::<WsError>()) else {
-        return;
-    };
+async fn fail(socket: &mut Socket, error: &WsError) {
     let (code, reason) = match error {
         WsError::Protocol(why) => (1002, why.to_string()),
         WsError::Utf8(_) => (1007, "a text message is not UTF-8".to_owned()),
@@ -287,15 +331,15 @@ async fn fail(socket: WebSocket, error: &warp::Error) {
     tracing::info!(code, reason, "closing a socket that broke the protocol");
     // tungstenite stops reading after an error, so the server closes
     // the TCP connection right after its close frame.
-    close_now(socket, code, &reason).await;
+    let _ = timeout(CLOSE_WAIT, socket.send(close_frame(code, &reason))).await;
 }
 // ANCHOR_END: fail
 
 // ANCHOR: close
 /// The closing handshake started by the server (§7.1.2): a close
 /// frame, then wait for the client's close frame, then end TCP.
-async fn close(mut socket: WebSocket, code: u16, reason: &str) {
-    let frame = Message::close_with(code, reason.to_owned());
+async fn close(socket: &mut Socket, code: u16, reason: &str) {
+    let frame = close_frame(code, reason);
     if timeout(CLOSE_WAIT, socket.send(frame)).await.is_err() {
         return; // the peer does not read: nothing more to say
     }
@@ -307,7 +351,10 @@ async fn close(mut socket: WebSocket, code: u16, reason: &str) {
 }
 // ANCHOR_END: close
 
-async fn close_now(mut socket: WebSocket, code: u16, reason: &str) {
-    let frame = Message::close_with(code, reason.to_owned());
-    let _ = timeout(CLOSE_WAIT, socket.send(frame)).await;
+/// A close frame: the code, then the reason in UTF-8 (§5.5.1).
+fn close_frame(code: u16, reason: &str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code: CloseCode::from(code),
+        reason: reason.into(),
+    }))
 }

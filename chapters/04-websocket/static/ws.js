@@ -25,9 +25,10 @@ const size = (data) => new TextEncoder().encode(data).length;
 function connect() {
   // Same host and port as the page; wss: when the page came by https:.
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  // The cursor makes a reconnect lose nothing: the server first
-  // sends every message after it, then the new ones.
-  const url = `${scheme}//${location.host}/ws?after=${chat.cursor}`;
+  // The cursor and its run make a reconnect lose nothing: the server
+  // first sends every message after the cursor, then the new ones. A
+  // cursor it cannot continue gets a reset frame first.
+  const url = `${scheme}//${location.host}/ws?${chat.query}`;
   socket = new WebSocket(url, ["chat.v1"]);
   socket.onopen = () => {
     failures = 0;
@@ -37,7 +38,10 @@ function connect() {
   socket.onmessage = (event) => {
     log(`← text, ${size(event.data)} bytes`);
     const data = JSON.parse(event.data);
-    if (typeof data.error === "string") chat.showError(data.error);
+    // A reset: the server's own cursor and run replace ours, and the
+    // messages after it follow on this same socket.
+    if (typeof data.reset === "string") chat.reset(data);
+    else if (typeof data.error === "string") chat.showError(data.error);
     else chat.show([data]);
   };
   socket.onclose = (event) => {

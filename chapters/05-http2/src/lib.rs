@@ -248,6 +248,8 @@ const LIMIT_JS: &str = include_str!("../static/limit.js");
 const PROTOCOL_JS: &str = include_str!("../static/protocol.js");
 
 // GET /
-fn page(store: &Store) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+fn page(
+    store: &Store,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     chat::assets::page(INDEX_HTML, store.run())
 }

@@ -27,6 +27,6 @@ pub mod routes;
 pub mod server;
 pub mod store;
 
-pub use message::{Message, NewMessage};
 pub use cursor::{Cursor, Reset, Run};
+pub use message::{Message, NewMessage};
 pub use store::{Page, Store, Stored};

@@ -8,8 +8,8 @@ use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::Response;
 use warp::{Buf, Filter, Rejection};
 
-use crate::message::NewMessage;
 use crate::cursor::{Cursor, Reset};
+use crate::message::NewMessage;
 use crate::reply::{error, json, json_bytes};
 use crate::store::Store;
 

@@ -103,7 +103,8 @@ where
 /// (a real start). The name is logged: a reader can match it with
 /// the `run=` of the requests that arrive.
 pub fn store(history: usize, run: Option<crate::Run>) -> crate::Store {
-    let store = crate::Store::with_run(history, run.unwrap_or_else(crate::Run::random));
+    let store =
+        crate::Store::with_run(history, run.unwrap_or_else(crate::Run::random));
     tracing::info!(run = %store.run(), history, "a new run begins");
     store
 }

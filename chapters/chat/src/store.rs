@@ -182,7 +182,8 @@ impl Store {
             after,
         };
         if let Some(theirs) = cursor.run.as_deref().filter(|r| *r != run) {
-            let why = format!("the server restarted: run {theirs} is over, {run} began");
+            let why =
+                format!("the server restarted: run {theirs} is over, {run} began");
             return Err(reset(why, 0));
         }
         let after = cursor.after;

@@ -50,7 +50,8 @@ where
     let Some(browser) = crate::browser::chromium().await else {
         return;
     };
-    let first = TestServer::start(|listener, stop| serve(listener, stop, "a1")).await;
+    let first =
+        TestServer::start(|listener, stop| serve(listener, stop, "a1")).await;
     let addr = first.addr();
     let page = browser.page_with_flags(flags).await;
     page.goto(&format!("{scheme}://{addr}/")).await;
@@ -62,7 +63,8 @@ where
     // starts on the same port with an empty memory.
     assert!(first.stop(PATIENCE).await, "run a1 did not stop");
     let second =
-        TestServer::start_at(addr, |listener, stop| serve(listener, stop, "b2")).await;
+        TestServer::start_at(addr, |listener, stop| serve(listener, stop, "b2"))
+            .await;
     let after = ["six", "seven"];
     post_all(&page, &after).await;
     page.wait_for_text("#messages", "seven", PATIENCE).await;
