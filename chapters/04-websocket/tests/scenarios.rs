@@ -23,6 +23,15 @@ fn quiet() -> Config {
     }
 }
 
+/// A run with a fixed name, so that reset frames, which name the
+/// run, are the same every time.
+fn run_b2() -> Config {
+    Config {
+        run: Some(chat::Run::named("b2")),
+        ..quiet()
+    }
+}
+
 async fn start(config: Config) -> Scenario {
     Scenario::start(HOST, |listener, shutdown| serve(listener, config, shutdown))
         .await
@@ -49,6 +58,18 @@ async fn open(s: &Scenario, target: &str) -> Client {
         Some(accept_key(KEY).as_str())
     );
     c
+}
+
+/// Posts each text as `ana` over HTTP, on one connection (`C1`).
+async fn post_over_http(s: &Scenario, texts: &[&str]) {
+    let mut c1 = s.connect().await;
+    for text in texts {
+        let r = c1
+            .send(Request::post_json("/messages", &post("ana", text)))
+            .await;
+        assert_eq!(r.status, 201);
+    }
+    c1.close().await;
 }
 
 /// A client's text frame: masked, as every client frame must be.
@@ -112,8 +133,8 @@ async fn handshake_then_close() {
         .header("sec-websocket-protocol", "chat.v2, chat.v1");
     let r = c1.send(offer).await;
     assert_eq!(r.status, 101);
-    // What warp answers is what our accept_key computes, and what the
-    // RFC prints for this key.
+    // The server answers with the accept_key of the book, and that is
+    // what the RFC prints for this key.
     let accept = r.header("sec-websocket-accept").unwrap();
     assert_eq!(accept, accept_key(KEY));
     assert_eq!(accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
@@ -447,3 +468,75 @@ async fn protocol_errors_and_their_close_codes() {
     assert_transcript!("protocol_errors", s.transcript().text());
 }
 // ANCHOR_END: protocol_errors
+
+// ANCHOR: reset_restart
+/// A page was open before a restart: its cursor is message 5 of run
+/// `a1`. The new run, `b2`, has 2 messages. The socket gets a reset
+/// frame at once, then messages 1 and 2 of `b2`, then a live one.
+#[tokio::test]
+async fn a_cursor_from_another_run_gets_a_reset() {
+    let s = start(run_b2()).await;
+    post_over_http(&s, &["one", "two"]).await;
+    let mut c2 = open(&s, "/ws?after=5&run=a1").await;
+    let reset = json_of(&c2.frame().await);
+    assert_eq!(reset["run"], "b2");
+    assert_eq!(reset["after"], 0);
+    let why = reset["reset"].as_str().unwrap();
+    assert!(why.contains("run a1 is over"), "{why}");
+    assert_eq!(json_of(&c2.frame().await)["id"], 1);
+    assert_eq!(json_of(&c2.frame().await)["id"], 2);
+    // Live, on the same socket.
+    c2.write_raw(&text(&post("ben", "three"))).await;
+    assert_eq!(json_of(&c2.frame().await)["id"], 3);
+    client_closes(c2).await;
+    assert_transcript!("reset_other_run", s.transcript().text());
+}
+// ANCHOR_END: reset_restart
+
+// ANCHOR: reset_future
+/// `?after=9` without a run, and the newest message is 2: this run
+/// never sent a message 9. The reset comes at once, not after ids 3
+/// to 9 have been used; then messages 1 and 2.
+#[tokio::test]
+async fn a_cursor_from_the_future_gets_a_reset() {
+    let s = start(run_b2()).await;
+    post_over_http(&s, &["one", "two"]).await;
+    let mut c2 = open(&s, "/ws?after=9").await;
+    let reset = json_of(&c2.frame().await);
+    assert_eq!(reset["after"], 0);
+    let why = reset["reset"].as_str().unwrap();
+    assert!(why.contains("no message 9"), "{why}");
+    assert_eq!(json_of(&c2.frame().await)["id"], 1);
+    assert_eq!(json_of(&c2.frame().await)["id"], 2);
+    client_closes(c2).await;
+    assert_transcript!("reset_future", s.transcript().text());
+}
+// ANCHOR_END: reset_future
+
+// ANCHOR: limit
+/// `--max-connections 1`: a second handshake gets 503 and
+/// `Retry-After`, before any upgrade. Once the first socket has
+/// closed, a new one is accepted.
+#[tokio::test]
+async fn past_the_limit_a_handshake_gets_503() {
+    let config = Config {
+        max_connections: 1,
+        ..quiet()
+    };
+    let s = start(config).await;
+    let c1 = open(&s, "/ws").await;
+    let mut c2 = s.connect().await;
+    let r = c2.send(upgrade("/ws")).await;
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert_eq!(r.header("retry-after"), Some("5"));
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    assert!(r.json()["error"].is_string(), "{}", r.text());
+    c2.close().await;
+    // The first socket closes, and frees its place before its TCP
+    // connection ends: the next handshake is accepted.
+    client_closes(c1).await;
+    let c3 = open(&s, "/ws").await;
+    client_closes(c3).await;
+    assert_transcript!("limit", s.transcript().text());
+}
+// ANCHOR_END: limit
