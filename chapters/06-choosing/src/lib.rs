@@ -48,9 +48,17 @@ pub async fn run(
         open_files,
         wire: Vec::new(),
         fan_out: Vec::new(),
+        burst: Vec::new(),
         idle: Vec::new(),
         seconds: 0.0,
     };
+    let delivering: Vec<Technique> = techniques
+        .iter()
+        .copied()
+        .filter(|t| t.delivers())
+        .collect();
+    let techniques_all = techniques;
+    let techniques = &delivering[..];
     for &technique in techniques {
         let row = measure::wire(technique, sizes).await?;
         say(&format!("{row:?}"));
@@ -72,7 +80,13 @@ pub async fn run(
         rows.sort_by(|a, b| a.cpu_micros.total_cmp(&b.cpu_micros));
         results.fan_out.push(rows.swap_remove(rows.len() / 2));
     }
-    for &technique in techniques {
+    // Polling's delay is its interval, burst or not: left out.
+    for &technique in techniques.iter().filter(|t| **t != Technique::Polling) {
+        let row = measure::burst(technique, sizes, exe).await?;
+        say(&format!("{row:?}"));
+        results.burst.push(row);
+    }
+    for &technique in techniques_all {
         for &n in &sizes.idle {
             let row = measure::idle(technique, n, sizes, exe).await?;
             say(&format!("{row:?}"));

@@ -25,7 +25,7 @@ struct Args {
     #[arg(long)]
     out: Option<PathBuf>,
 
-    /// Only these techniques (repeat the flag); default: all six.
+    /// Only these techniques (repeat the flag); default: all seven.
     #[arg(long, value_enum)]
     only: Vec<Technique>,
 
@@ -59,6 +59,11 @@ struct Args {
     /// table shows the run with the median CPU time.
     #[arg(long, default_value_t = 3, value_parser = at_least_one)]
     repeats: usize,
+
+    /// Burst: how many messages are posted back to back, to
+    /// --fan-out-clients readers (polling is left out).
+    #[arg(long, default_value_t = 200, value_parser = at_least_one)]
+    burst: usize,
 
     /// Idle: the numbers of idle readers, comma-separated.
     #[arg(
@@ -122,6 +127,7 @@ async fn main() -> ExitCode {
         rounds: args.rounds,
         fan_out_time: args.fan_out_time,
         repeats: args.repeats,
+        burst: args.burst,
         idle: args.idle,
         interval: args
             .interval

@@ -6,13 +6,15 @@
 //! 2. [`fan_out`]: many readers, messages one at a time as fast as all
 //!    readers take them: messages per second and server CPU time.
 //! 3. [`idle`]: many readers, no messages: server memory per reader.
+//! 4. [`burst`]: many readers, many messages posted back to back:
+//!    how long the last reader waits.
 //!
-//! Runs 2 and 3 start the server as a child process (this binary's
+//! Runs 2, 3 and 4 start the server as a child process (this binary's
 //! `serve` command), so that its CPU time and memory are its own and
 //! not mixed with the clients'. Run 1 starts it in this process, with
 //! the tap in front, as the chapters' tests do.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -41,6 +43,9 @@ pub struct Sizes {
     pub fan_out_time: Duration,
     /// How many times each technique's fan-out runs.
     pub repeats: usize,
+    /// Run 4: how many messages are posted back to back, to
+    /// `fan_out_clients` readers.
+    pub burst: usize,
     /// Run 3: the numbers of idle readers.
     pub idle: Vec<usize>,
     /// How often a polling client polls.
@@ -305,7 +310,9 @@ pub fn floor_of(
             // (RFC 9113 §4.1); no chunks.
             (format!("id: {id}\ndata: \n\n").len() + 9, 0)
         }
-        Technique::WebSocket => (if len < 126 { 2 } else { 4 }, 0),
+        Technique::WebSocket | Technique::WebSocket128k => {
+            (if len < 126 { 2 } else { 4 }, 0)
+        }
         Technique::Floor => (1, 0),
     }
 }
@@ -393,6 +400,72 @@ pub async fn fan_out(
         expected: (n * rounds) as u64,
         per_second: delivered as f64 / elapsed.as_secs_f64(),
         cpu_micros: cpu.as_secs_f64() * 1e6 / delivered.max(1) as f64,
+        latency: latency_of(&latencies),
+    })
+}
+
+/// Run 4, per technique: a burst.
+#[derive(Clone, Debug)]
+pub struct BurstRow {
+    pub technique: Technique,
+    pub clients: usize,
+    pub messages: usize,
+    pub delivered: u64,
+    pub expected: u64,
+    /// From the start of each message's POST to its receipt.
+    pub latency: Latency,
+}
+
+/// Run 4 for one technique: `fan_out_clients` readers, and `burst`
+/// messages posted back to back, each as soon as the last one's POST
+/// was answered, without waiting for any reader. This is where a
+/// server that does work per reader per message falls behind most.
+pub async fn burst(
+    technique: Technique,
+    sizes: &Sizes,
+    exe: &Path,
+) -> io::Result<BurstRow> {
+    let server = start_child(exe, technique).await;
+    let (out, mut receipts) = mpsc::unbounded_channel();
+    let n = sizes.fan_out_clients;
+    let mut readers =
+        start_clients(technique, server.addr, n, sizes, false, &out).await?;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut poster = Poster::connect(technique, server.addr).await?;
+    // ANCHOR: burst
+    let mut posted = HashMap::new();
+    for i in 0..sizes.burst {
+        let at = Instant::now();
+        let (id, _) = poster.post(&text_of(i)).await?;
+        posted.insert(id, at);
+    }
+    // The receipts waited in the channel meanwhile, each with the
+    // moment its reader parsed the message.
+    let expected = (n * sizes.burst) as u64;
+    let deadline = Instant::now() + sizes.interval * 2 + Duration::from_secs(20);
+    let mut latencies = histogram();
+    let mut delivered = 0u64;
+    while delivered < expected {
+        match tokio::time::timeout_at(deadline, receipts.recv()).await {
+            Ok(Some(r)) => {
+                if let Some(at) = posted.get(&r.id) {
+                    delivered += 1;
+                    let micros = r.at.saturating_duration_since(*at).as_micros();
+                    latencies.saturating_record((micros as u64).max(1));
+                }
+            }
+            _ => break,
+        }
+    }
+    // ANCHOR_END: burst
+    readers.abort_all();
+    drop(server);
+    Ok(BurstRow {
+        technique,
+        clients: n,
+        messages: sizes.burst,
+        delivered,
+        expected,
         latency: latency_of(&latencies),
     })
 }
