@@ -9,7 +9,7 @@
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use hyper::upgrade::OnUpgrade;
-use warp::http::{header, HeaderMap, HeaderValue, StatusCode};
+use warp::http::{HeaderMap, HeaderValue, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
@@ -25,9 +25,6 @@ use crate::Config;
 /// The one subprotocol this server speaks: messages as JSON text.
 pub const SUBPROTOCOL: &str = "chat.v1";
 
-/// `Retry-After` when all `--max-connections` places are taken.
-pub const BUSY_RETRY_SECONDS: u64 = 5;
-
 // ANCHOR: route
 // GET /ws (and GET /ws?after=ID&run=RUN)
 pub fn websocket(
@@ -39,16 +36,16 @@ pub fn websocket(
         .and(warp::get())
         .and(warp::header::headers_cloned())
         .and(chat::routes::query())
-        // hyper puts into each HTTP/1.1 request that asks to upgrade
-        // the means to take over its connection after the response:
-        // an `OnUpgrade`, which warp hands out as an extension.
+        // hyper puts an `OnUpgrade` into each HTTP/1.1 request that
+        // asks to upgrade: the means to take over the connection after
+        // the response. `hyper::upgrade::on(request)` takes it out; a
+        // warp handler has no request, but `warp::ext` gives a clone
+        // of it, and both clones wait for the same connection.
         .and(warp::ext::optional::<OnUpgrade>())
-        .map(
-            move |headers: HeaderMap, query: Query, on: Option<OnUpgrade>| {
-                let (store, sockets) = (store.clone(), sockets.clone());
-                handshake(&headers, &query, on, store, &config, sockets)
-            },
-        )
+        .map(move |headers: HeaderMap, query: Query, on_upgrade| {
+            let (store, sockets) = (store.clone(), sockets.clone());
+            handshake(&headers, &query, on_upgrade, store, &config, sockets)
+        })
 }
 // ANCHOR_END: route
 
@@ -78,9 +75,11 @@ fn handshake(
     };
     // The bound comes last, so that a wrong handshake still hears
     // what is wrong with it. The place is taken now, before the 101:
-    // past the bound, nothing opens at all.
+    // past the bound, the answer is 503 and nothing opens at all. It
+    // is an ordinary HTTP answer: a client handles any status but 101
+    // by the rules of HTTP (RFC 6455 §4.1).
     let Some(slot) = sockets.reserve() else {
-        return busy(&sockets);
+        return chat::limit::busy("sockets");
     };
     let limits = Limits::from(config);
     let subprotocol = subprotocol.then_some(SUBPROTOCOL);
@@ -90,22 +89,6 @@ fn handshake(
     })
 }
 // ANCHOR_END: upgrade
-
-// ANCHOR: busy
-/// Every place is taken: `503 Service Unavailable`, the status for
-/// a temporary overload (RFC 9110 §15.6.4), and `Retry-After`: how
-/// many seconds to wait (§10.2.3). It is an ordinary HTTP answer: a
-/// client handles any status but 101 by the rules of HTTP (RFC 6455
-/// §4.1), and the connection stays HTTP.
-fn busy(sockets: &Sockets) -> Response {
-    let max = sockets.max();
-    let why = format!("the server has {max} open sockets, its limit; try later");
-    let mut response = error(StatusCode::SERVICE_UNAVAILABLE, why);
-    let retry = HeaderValue::from(BUSY_RETRY_SECONDS);
-    response.headers_mut().insert(header::RETRY_AFTER, retry);
-    response
-}
-// ANCHOR_END: busy
 
 /// What a valid handshake asked for.
 struct Accepted {

@@ -358,3 +358,26 @@ fn close_frame(code: u16, reason: &str) -> Message {
         reason: reason.into(),
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // ANCHOR: shared_payload
+    #[test]
+    fn a_text_frame_shares_the_stored_json() {
+        let store = Store::new(10);
+        let new = NewMessage {
+            user: "ana".into(),
+            text: "hi".into(),
+        };
+        let stored = store.post(new);
+        let Message::Text(payload) = text_frame(&stored) else {
+            panic!("not a text frame");
+        };
+        // The same bytes in memory, not an equal copy.
+        assert_eq!(payload.as_ptr(), stored.json().as_ptr());
+        assert_eq!(payload.as_str(), r#"{"id":1,"user":"ana","text":"hi"}"#);
+    }
+    // ANCHOR_END: shared_payload
+}

@@ -1,67 +1,68 @@
-//! The open sockets: how many there are, the bound on them, and the
-//! signal that tells them all to close.
+//! The open sockets: the bound on them, how many are still open, and
+//! the signal that tells them all to close.
 //!
 //! An open socket costs memory for as long as its page is open: a
-//! task, its buffers, a TCP connection and a file descriptor. Without
-//! a bound, enough clients could open enough sockets to run the
-//! server out of memory or descriptors. So the server counts them,
-//! and past `--max-connections` it refuses the handshake with 503
-//! before anything is upgraded (see the handshake module).
+//! task, its buffers, a TCP connection and a file descriptor. So the
+//! number of sockets has a bound, `--max-connections`, counted with
+//! the chat's [`Limit`], as chapter 3 counts its event streams. Past
+//! it, the handshake gets 503 before anything is upgraded (see the
+//! handshake module).
 
 use std::time::Duration;
 
+use chat::limit::{self, Limit};
 use tokio::sync::watch;
 use tokio::time::timeout;
 
 // ANCHOR: sockets
-/// The open sockets. Cloning shares the same count and signal.
+/// The open sockets. Cloning shares the same counts and signal.
 #[derive(Clone)]
 pub struct Sockets {
-    /// How many sockets are open, or about to open: a place is taken
-    /// during the handshake, before the 101.
+    /// The bound (`--max-connections`). A place is taken during the
+    /// handshake, before the 101.
+    limit: Limit,
+    /// How many places are taken, as a value that can be waited on:
+    /// a stopping server waits until it is 0.
     open: watch::Sender<usize>,
-    /// At most this many at the same time (`--max-connections`).
-    max: usize,
     /// Becomes `true` when the server shuts down.
     stop: watch::Sender<bool>,
 }
 
-/// One socket's place in the count. Dropping it frees the place,
-/// however the socket ends: closed, broken, dropped, or never
-/// upgraded because the client left before the 101 arrived.
-pub struct Slot(watch::Sender<usize>);
+/// One socket's place. Dropping it frees the place, however the
+/// socket ends: closed, broken, dropped, or never upgraded because
+/// the client left before the 101 reached it.
+pub struct Slot {
+    _place: limit::Slot,
+    open: watch::Sender<usize>,
+}
 
 impl Sockets {
     /// At most `max` sockets may be open at the same time.
     pub fn new(max: usize) -> Self {
         Sockets {
+            limit: Limit::new(max),
             open: watch::Sender::new(0),
-            max,
             stop: watch::Sender::new(false),
         }
     }
 
-    /// A place for one more socket, or `None` when all `max` places
-    /// are taken.
+    /// A place for one more socket, or `None` when all are taken.
     pub fn reserve(&self) -> Option<Slot> {
-        // Check and count in one step, under the count's own lock:
-        // two handshakes that arrive at the same time can never both
-        // take the last place.
-        let max = self.max;
-        let taken = self.open.send_if_modified(|open| {
-            if *open >= max {
-                return false;
-            }
-            *open += 1;
-            true
-        });
-        taken.then(|| Slot(self.open.clone()))
+        // The limit takes its place in one atomic step: two
+        // handshakes that arrive at the same time can never both take
+        // the last place.
+        let place = self.limit.take()?;
+        self.open.send_modify(|open| *open += 1);
+        Some(Slot {
+            _place: place,
+            open: self.open.clone(),
+        })
     }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.0.send_modify(|open| *open -= 1);
+        self.open.send_modify(|open| *open -= 1);
     }
 }
 // ANCHOR_END: sockets
@@ -70,11 +71,6 @@ impl Sockets {
     /// How many sockets are open now (places taken).
     pub fn open(&self) -> usize {
         *self.open.borrow()
-    }
-
-    /// The most sockets that may be open at the same time.
-    pub fn max(&self) -> usize {
-        self.max
     }
 
     /// Tells every socket, open now or opened later, to close.

@@ -53,6 +53,8 @@ async fn refuses_bad_flags_with_a_clear_message() {
         "--ping",
         "--max-message",
         "--max-buffer",
+        "--read-buffer",
+        "--max-connections",
         "--allow-origin",
     ];
     wire::process::assert_flags(

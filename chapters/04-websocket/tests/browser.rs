@@ -100,7 +100,8 @@ async fn two_pages_chat_over_websocket() {
     ben.close().await;
 }
 
-/// A reconnect loses nothing: the page asks for `?after=` its cursor.
+/// A reconnect loses nothing: the page asks for `?after=` its cursor,
+/// and names the run that cursor came from.
 #[tokio::test]
 async fn a_page_reconnects_with_its_cursor() {
     let Some(browser) = wire::browser::chromium().await else {
@@ -128,13 +129,75 @@ async fn a_page_reconnects_with_its_cursor() {
     page.wait_for_text("#frames", "close, code 1006", PATIENCE)
         .await;
     page.wait_for_text("#status", "connected", PATIENCE).await;
-    // The new socket asked for what came after message 1.
+    // The new socket asked for what came after message 1 of this run.
+    let run = page.eval("chat.run").await;
+    let run = run.as_str().expect("the page knows its run");
+    let target = format!("GET /ws?after=1&run={run} HTTP/1.1");
     let asked = tap.events().iter().any(|e| match &e.kind {
+        wire::EventKind::Data { bytes, .. } => bytes.starts_with(target.as_bytes()),
+        _ => false,
+    });
+    assert!(asked, "no reconnect with {target}");
+    page.close().await;
+}
+
+// ANCHOR: restart
+/// A page stays open while the server restarts: run `a1` stops (the
+/// socket gets close 1001), run `b2` starts on the same port. The
+/// page reconnects with `?after=5&run=a1`, gets a reset frame, and
+/// shows the new run's messages after a line that says so.
+#[tokio::test]
+async fn the_page_survives_a_restart() {
+    wire::restart::a_page_survives_a_restart(|listener, shutdown, run| {
+        let config = Config {
+            run: Some(chat::Run::named(run)),
+            ..Config::default()
+        };
+        serve(listener, config, shutdown)
+    })
+    .await;
+}
+// ANCHOR_END: restart
+
+// ANCHOR: limit_in_the_browser
+/// Past `--max-connections`, the server answers 503, and the browser
+/// tells the page no more than "close 1006": the WebSocket API does
+/// not show the status of a failed handshake. The page's back-off
+/// does the rest.
+#[tokio::test]
+async fn past_the_limit_a_page_sees_only_1006() {
+    let Some(browser) = wire::browser::chromium().await else {
+        return;
+    };
+    let config = Config {
+        max_connections: 1,
+        ..Config::default()
+    };
+    let server =
+        TestServer::start(|listener, shutdown| serve(listener, config, shutdown))
+            .await;
+    let tap = Tap::start(server.addr()).await.unwrap();
+    let page = browser.page().await;
+    page.goto(&format!("http://{}/", tap.addr())).await;
+    // The page's own socket takes the only place.
+    page.wait_for_text("#status", "connected", PATIENCE).await;
+    let second = page
+        .eval(
+            "new Promise((done) => { \
+               const s = new WebSocket(`ws://${location.host}/ws`); \
+               s.onopen = () => done('open'); \
+               s.onclose = (e) => done(`close ${e.code}`); })",
+        )
+        .await;
+    assert_eq!(second, "close 1006");
+    // What the browser got, and did not pass on: the 503.
+    let refused = tap.events().iter().any(|e| match &e.kind {
         wire::EventKind::Data { bytes, .. } => {
-            bytes.starts_with(b"GET /ws?after=1 HTTP/1.1")
+            bytes.starts_with(b"HTTP/1.1 503 Service Unavailable")
         }
         _ => false,
     });
-    assert!(asked, "no reconnect with ?after=1");
+    assert!(refused, "no 503 on the wire");
     page.close().await;
 }
+// ANCHOR_END: limit_in_the_browser

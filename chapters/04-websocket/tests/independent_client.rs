@@ -1,8 +1,8 @@
 //! A second, independent WebSocket implementation talks to the
-//! server: Python's `websockets` package (not tungstenite, which warp
-//! uses). Install it with `pip install websockets`. Without Python or
-//! the package the test says so and passes; on CI (`CI=true`) it
-//! fails instead.
+//! server: Python's `websockets` package (not tungstenite, which the
+//! server uses). Install it with `pip install websockets`. Without
+//! Python or the package the test says so and passes; on CI
+//! (`CI=true`) it fails instead.
 
 use std::time::Duration;
 

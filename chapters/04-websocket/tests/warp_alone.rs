@@ -1,6 +1,6 @@
-//! What `warp::ws()` does by itself, without the checks of
-//! handshake.rs in front and without the shutdown of `serve`: why the
-//! chapter adds both.
+//! What `warp::ws()`, warp's ready-made WebSocket filter, does by
+//! itself: why the chapter checks the handshake itself, and why its
+//! `serve` closes the sockets when the server stops.
 
 use std::time::Duration;
 
