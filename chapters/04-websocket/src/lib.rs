@@ -54,7 +54,7 @@ pub struct Config {
     /// the server sends: at least 16 KiB.
     pub max_buffer: usize,
     /// The read buffer of each socket, in bytes (`--read-buffer`).
-    /// tungstenite's default is 128 KiB; 4 KiB suits many sockets
+    /// tungstenite's default is 128 KiB; 2 KiB suits many sockets
     /// that receive little.
     pub read_buffer: usize,
     /// How many sockets may be open at the same time
@@ -72,7 +72,7 @@ impl Default for Config {
             max_message: chat::routes::MAX_BODY_BYTES,
             allow_origin: Vec::new(),
             max_buffer: 1024 * 1024,
-            read_buffer: 4 * 1024,
+            read_buffer: 2 * 1024,
             max_connections: 10_000,
         }
     }

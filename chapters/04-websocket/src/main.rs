@@ -37,7 +37,7 @@ struct Args {
 
     /// The read buffer of each socket, in bytes (tungstenite's
     /// default is 131072).
-    #[arg(long, value_name = "BYTES", default_value_t = 4096,
+    #[arg(long, value_name = "BYTES", default_value_t = 2048,
           value_parser = flags::at_least_one)]
     read_buffer: usize,
 

@@ -39,6 +39,9 @@ pub fn accept_key(key: &str) -> String {
 }
 // ANCHOR_END: accept_key
 
+/// Frames collect up to this many bytes before tungstenite writes.
+pub const WRITE_BUFFER: usize = 8 * 1024;
+
 // ANCHOR: config
 /// The buffers and limits of every socket. tungstenite's defaults,
 /// in the comments, suit a library that does not know its traffic.
@@ -47,14 +50,15 @@ pub fn socket_config(config: &Config) -> WebSocketConfig {
     WebSocketConfig::default()
         // Default 128 KiB. tungstenite allocates it for each socket
         // and fills it with zeros before it reads into it. A client
-        // sends a small post now and then: 4 KiB (`--read-buffer`)
+        // sends a small post now and then: 2 KiB (`--read-buffer`)
         // holds one, and a larger frame makes the buffer grow.
         .read_buffer_size(config.read_buffer)
         // Default 128 KiB: frames collect until the buffer holds that
-        // much, or until a flush. With 0, each frame goes to the
-        // connection as soon as it is fed, so the buffer holds only
-        // what the connection could not take yet.
-        .write_buffer_size(0)
+        // much, or until a flush. 8 KiB: the frames of a batch (the
+        // replay after `?after=`, or messages posted while the socket
+        // was busy) go out in one write, and the buffer never grows
+        // much past 8 KiB. It is not allocated until a frame is sent.
+        .write_buffer_size(WRITE_BUFFER)
         // Default: no limit. A frame that does not fit is refused
         // (`--max-buffer`), and the socket is dropped.
         .max_write_buffer_size(config.max_buffer)

@@ -61,7 +61,7 @@ pub async fn run(
         Technique::LongPolling => long_polling(plan, ready, out).await,
         Technique::Sse => sse(plan, ready, out).await,
         Technique::SseH2c => sse_h2c(plan, ready, out).await,
-        Technique::WebSocket | Technique::WebSocket128k => {
+        Technique::WebSocket | Technique::WebSocket4k | Technique::WebSocket128k => {
             websocket(plan, ready, out).await
         }
         Technique::Floor => floor(plan, ready, out).await,

@@ -68,6 +68,11 @@ impl Http {
         self.stream.write_all(&bytes).await
     }
 
+    /// Writes `bytes` as they are: requests the caller framed itself.
+    pub async fn write_raw(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.stream.write_all(bytes).await
+    }
+
     /// Writes a request and reads its whole response.
     pub async fn request(
         &mut self,

@@ -25,7 +25,7 @@ struct Args {
     #[arg(long)]
     out: Option<PathBuf>,
 
-    /// Only these techniques (repeat the flag); default: all seven.
+    /// Only these techniques (repeat the flag); default: all eight.
     #[arg(long, value_enum)]
     only: Vec<Technique>,
 

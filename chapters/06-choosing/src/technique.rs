@@ -27,8 +27,12 @@ pub enum Technique {
     /// Chapter 4: `GET /ws`, then one text frame per message.
     #[value(name = "websocket")]
     WebSocket,
+    /// Chapter 4's server with a 4 KiB read buffer, the size that
+    /// tungstenite's documentation suggests for many idle sockets.
+    #[value(name = "websocket-4k")]
+    WebSocket4k,
     /// Chapter 4's server with tungstenite's default read buffer,
-    /// 128 KiB, instead of the chapter's 4 KiB: the buffer lesson.
+    /// 128 KiB, instead of the chapter's 2 KiB: the buffer lesson.
     #[value(name = "websocket-128k")]
     WebSocket128k,
     /// No protocol: a bare TCP broadcaster writes each message's JSON
@@ -38,21 +42,23 @@ pub enum Technique {
 
 impl Technique {
     /// Every technique, in the book's order, the floor last.
-    pub const ALL: [Technique; 7] = [
+    pub const ALL: [Technique; 8] = [
         Technique::Polling,
         Technique::LongPolling,
         Technique::Sse,
         Technique::SseH2c,
         Technique::WebSocket,
+        Technique::WebSocket4k,
         Technique::WebSocket128k,
         Technique::Floor,
     ];
 
     /// Whether the wire, fan-out and burst runs measure it. The
-    /// 128 KiB WebSocket runs only where it differs from chapter 4's:
-    /// the idle run. Its frames and its work per message are the same.
+    /// WebSockets with other read buffers run only where they differ
+    /// from chapter 4's: the idle run. Their frames and their work per
+    /// message are the same.
     pub fn delivers(self) -> bool {
-        self != Technique::WebSocket128k
+        !matches!(self, Technique::WebSocket4k | Technique::WebSocket128k)
     }
 
     /// The name in the tables.
@@ -63,6 +69,7 @@ impl Technique {
             Technique::Sse => "SSE",
             Technique::SseH2c => "SSE over h2c",
             Technique::WebSocket => "WebSocket",
+            Technique::WebSocket4k => "WebSocket, 4 KiB buffer",
             Technique::WebSocket128k => "WebSocket, 128 KiB buffer",
             Technique::Floor => "bare TCP",
         }
@@ -76,6 +83,7 @@ impl Technique {
             Technique::Sse => "sse",
             Technique::SseH2c => "sse-h2c",
             Technique::WebSocket => "websocket",
+            Technique::WebSocket4k => "websocket-4k",
             Technique::WebSocket128k => "websocket-128k",
             Technique::Floor => "floor",
         }
@@ -131,6 +139,14 @@ impl Technique {
                 };
                 ch04_websocket::serve(listener, config, shutdown).await
             }
+            Technique::WebSocket4k => {
+                let config = ch04_websocket::Config {
+                    max_connections: MAX_CONNECTIONS,
+                    read_buffer: 4 * 1024,
+                    ..Default::default()
+                };
+                ch04_websocket::serve(listener, config, shutdown).await
+            }
             Technique::WebSocket128k => {
                 let config = ch04_websocket::Config {
                     max_connections: MAX_CONNECTIONS,
@@ -173,6 +189,63 @@ impl Poster {
             return Ok(Poster::Floor { stream, next_id: 1 });
         }
         Ok(Poster::Http(Http::connect(addr).await?))
+    }
+
+    /// Sends `texts` back to back: every request (every line, for the
+    /// floor) in one write, then the answers. HTTP/1.1 lets a client
+    /// send requests before the answers came (pipelining, RFC 9112
+    /// §9.3.2); the server answers them in order. Returns the ids.
+    pub async fn post_burst(&mut self, texts: &[String]) -> io::Result<Vec<u64>> {
+        match self {
+            Poster::Http(http) => {
+                let mut bytes = Vec::new();
+                for text in texts {
+                    let body = serde_json::json!({"user": "bench", "text": text});
+                    let body = body.to_string();
+                    let head = format!(
+                        "POST /messages HTTP/1.1\r\nhost: {}\r\n\
+                         content-type: application/json\r\n\
+                         content-length: {}\r\n\r\n",
+                        http.host,
+                        body.len()
+                    );
+                    bytes.extend_from_slice(head.as_bytes());
+                    bytes.extend_from_slice(body.as_bytes());
+                }
+                http.write_raw(&bytes).await?;
+                let mut ids = Vec::with_capacity(texts.len());
+                for _ in texts {
+                    let response = http.response().await?;
+                    if response.status != 201 {
+                        let why = format!("POST answered {}", response.status);
+                        return Err(io::Error::other(why));
+                    }
+                    let stored: serde_json::Value =
+                        serde_json::from_slice(&response.body)?;
+                    ids.push(stored["id"].as_u64().unwrap_or(0));
+                }
+                Ok(ids)
+            }
+            Poster::Floor { stream, next_id } => {
+                let mut bytes = Vec::new();
+                let mut ids = Vec::with_capacity(texts.len());
+                for text in texts {
+                    let message = chat::Message {
+                        id: *next_id,
+                        user: "bench".to_owned(),
+                        text: text.to_owned(),
+                    };
+                    *next_id += 1;
+                    bytes.extend_from_slice(
+                        serde_json::to_string(&message)?.as_bytes(),
+                    );
+                    bytes.push(b'\n');
+                    ids.push(message.id);
+                }
+                stream.write_all(&bytes).await?;
+                Ok(ids)
+            }
+        }
     }
 
     /// Sends one message; returns its id and the length of its JSON.
