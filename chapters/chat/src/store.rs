@@ -214,40 +214,29 @@ impl Store {
     /// The answer to `GET /messages?after=ID`, made once for every
     /// client at the same cursor until the next post.
     pub fn page(&self, cursor: &Cursor, limit: usize) -> Result<Page, Reset> {
-        let newest = self.newest_id();
-        {
-            let mut pages = self.pages.lock().unwrap();
-            if pages.newest != newest {
-                // A post since these were made: they are all old.
-                pages.by_cursor.clear();
-                pages.newest = newest;
-            }
-            if let Some(page) = pages.by_cursor.get(&cursor.after) {
-                // A hit must still pass the run check: a page names
-                // only the id, not the run the client asked about.
-                if cursor.run.as_deref().is_none_or(|r| r == self.run.as_str()) {
-                    return Ok(page.clone());
-                }
-            }
-        }
-        // Read the newest id and the list under one read lock, so the
-        // page is filed under the id it was made from.
-        let (page, made_at) = {
-            let inner = self.inner.read().unwrap();
-            self.check(&inner, cursor)?;
-            let start = inner.messages.partition_point(|m| m.id() <= cursor.after);
-            let messages: Vec<&Stored> =
-                inner.messages.range(start..).take(limit).collect();
-            let made_at = inner.messages.back().map_or(0, Stored::id);
-            (Page::of(&messages), made_at)
-        };
+        // One lock for the pages: when a post wakes a thousand parked
+        // requests at one cursor, the first makes the page while the
+        // others wait a moment, and then they all share it.
         let mut pages = self.pages.lock().unwrap();
-        if pages.newest == made_at {
-            if pages.by_cursor.len() >= MAX_PAGES {
-                pages.by_cursor.clear();
-            }
-            pages.by_cursor.insert(cursor.after, page.clone());
+        let inner = self.inner.read().unwrap();
+        let newest = inner.messages.back().map_or(0, Stored::id);
+        if pages.newest != newest {
+            // A post since these were made: they are all old.
+            pages.by_cursor.clear();
+            pages.newest = newest;
         }
+        self.check(&inner, cursor)?;
+        if let Some(page) = pages.by_cursor.get(&cursor.after) {
+            return Ok(page.clone());
+        }
+        let start = inner.messages.partition_point(|m| m.id() <= cursor.after);
+        let messages: Vec<&Stored> =
+            inner.messages.range(start..).take(limit).collect();
+        let page = Page::of(&messages);
+        if pages.by_cursor.len() >= MAX_PAGES {
+            pages.by_cursor.clear();
+        }
+        pages.by_cursor.insert(cursor.after, page.clone());
         Ok(page)
     }
     // ANCHOR_END: page
