@@ -132,27 +132,20 @@ impl Technique {
                 };
                 ch05_http2::serve(listener, None, config, shutdown).await
             }
-            Technique::WebSocket => {
-                let config = ch04_websocket::Config {
-                    max_connections: MAX_CONNECTIONS,
-                    ..Default::default()
-                };
-                ch04_websocket::serve(listener, config, shutdown).await
-            }
-            Technique::WebSocket4k => {
-                let config = ch04_websocket::Config {
-                    max_connections: MAX_CONNECTIONS,
-                    read_buffer: 4 * 1024,
-                    ..Default::default()
-                };
-                ch04_websocket::serve(listener, config, shutdown).await
-            }
-            Technique::WebSocket128k => {
-                let config = ch04_websocket::Config {
-                    max_connections: MAX_CONNECTIONS,
+            Technique::WebSocket
+            | Technique::WebSocket4k
+            | Technique::WebSocket128k => {
+                let defaults = ch04_websocket::Config::default();
+                let read_buffer = match self {
+                    Technique::WebSocket4k => 4 * 1024,
                     // tungstenite's default (`WebSocketConfig`).
-                    read_buffer: 128 * 1024,
-                    ..Default::default()
+                    Technique::WebSocket128k => 128 * 1024,
+                    _ => defaults.read_buffer,
+                };
+                let config = ch04_websocket::Config {
+                    max_connections: MAX_CONNECTIONS,
+                    read_buffer,
+                    ..defaults
                 };
                 ch04_websocket::serve(listener, config, shutdown).await
             }
