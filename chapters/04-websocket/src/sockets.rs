@@ -12,18 +12,14 @@ use std::time::Duration;
 
 use chat::limit::{self, Limit};
 use tokio::sync::watch;
-use tokio::time::timeout;
 
 // ANCHOR: sockets
-/// The open sockets. Cloning shares the same counts and signal.
+/// The open sockets. Cloning shares the same count and signal.
 #[derive(Clone)]
 pub struct Sockets {
-    /// The bound (`--max-connections`). A place is taken during the
-    /// handshake, before the 101.
+    /// The bound (`--max-connections`) and the count of places taken.
+    /// A place is taken during the handshake, before the 101.
     limit: Limit,
-    /// How many places are taken, as a value that can be waited on:
-    /// a stopping server waits until it is 0.
-    open: watch::Sender<usize>,
     /// Becomes `true` when the server shuts down.
     stop: watch::Sender<bool>,
 }
@@ -31,38 +27,22 @@ pub struct Sockets {
 /// One socket's place. Dropping it frees the place, however the
 /// socket ends: closed, broken, dropped, or never upgraded because
 /// the client left before the 101 reached it.
-pub struct Slot {
-    _place: limit::Slot,
-    open: watch::Sender<usize>,
-}
+pub type Slot = limit::Slot;
 
 impl Sockets {
     /// At most `max` sockets may be open at the same time.
     pub fn new(max: usize) -> Self {
         Sockets {
             limit: Limit::new(max),
-            open: watch::Sender::new(0),
             stop: watch::Sender::new(false),
         }
     }
 
     /// A place for one more socket, or `None` when all are taken.
+    /// The limit takes its place in one step: two handshakes that
+    /// arrive at the same time can never both take the last place.
     pub fn reserve(&self) -> Option<Slot> {
-        // The limit takes its place in one atomic step: two
-        // handshakes that arrive at the same time can never both take
-        // the last place.
-        let place = self.limit.take()?;
-        self.open.send_modify(|open| *open += 1);
-        Some(Slot {
-            _place: place,
-            open: self.open.clone(),
-        })
-    }
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.open.send_modify(|open| *open -= 1);
+        self.limit.take()
     }
 }
 // ANCHOR_END: sockets
@@ -70,7 +50,7 @@ impl Drop for Slot {
 impl Sockets {
     /// How many sockets are open now (places taken).
     pub fn open(&self) -> usize {
-        *self.open.borrow()
+        self.limit.open()
     }
 
     /// Tells every socket, open now or opened later, to close.
@@ -85,8 +65,7 @@ impl Sockets {
 
     /// Waits until every socket is closed, at most `limit`.
     pub async fn wait_closed(&self, limit: Duration) {
-        let mut open = self.open.subscribe();
-        let _ = timeout(limit, open.wait_for(|n| *n == 0)).await;
+        self.limit.wait_none_open(limit).await;
     }
 }
 

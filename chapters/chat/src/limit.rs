@@ -5,9 +5,9 @@
 //! server counts them and refuses one more than the bound, with a
 //! `503` that says when to come back, before anything opens.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::time::Duration;
 
+use tokio::sync::watch;
 use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::Response;
 
@@ -16,47 +16,59 @@ use warp::reply::Response;
 pub const RETRY_AFTER_SECONDS: u64 = 5;
 
 // ANCHOR: limit
-/// The open streams, counted. Cloning shares the count.
+/// The open streams, counted. Cloning shares the count. The count is
+/// a `watch`, so a stopping server can wait until it is 0.
 #[derive(Clone, Debug)]
 pub struct Limit {
-    open: Arc<AtomicUsize>,
+    open: watch::Sender<usize>,
     max: usize,
 }
 
 /// One open stream's place in the count; dropping it frees the place,
 /// however the stream ends.
 #[derive(Debug)]
-pub struct Slot(Arc<AtomicUsize>);
+pub struct Slot(watch::Sender<usize>);
 
 impl Limit {
     /// At most `max` open at the same time.
     pub fn new(max: usize) -> Limit {
         Limit {
-            open: Arc::default(),
+            open: watch::Sender::new(0),
             max,
         }
     }
 
     /// A place for one more, or `None` when all `max` are taken.
     pub fn take(&self) -> Option<Slot> {
-        // Take a place first, then check: two requests that arrive at
-        // the same time can never both take the last place.
-        if self.open.fetch_add(1, Ordering::SeqCst) >= self.max {
-            self.open.fetch_sub(1, Ordering::SeqCst);
-            return None;
-        }
-        Some(Slot(self.open.clone()))
+        // Check and take in one step, under the watch's lock: two
+        // requests that arrive at the same time can never both take
+        // the last place.
+        let max = self.max;
+        let taken = self.open.send_if_modified(|open| {
+            let free = *open < max;
+            if free {
+                *open += 1;
+            }
+            free
+        });
+        taken.then(|| Slot(self.open.clone()))
     }
 
     /// How many are open now.
     pub fn open(&self) -> usize {
-        self.open.load(Ordering::SeqCst)
+        *self.open.borrow()
+    }
+
+    /// Waits until none is open, at most `limit`.
+    pub async fn wait_none_open(&self, limit: Duration) {
+        let mut open = self.open.subscribe();
+        let _ = tokio::time::timeout(limit, open.wait_for(|n| *n == 0)).await;
     }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        self.0.send_modify(|open| *open -= 1);
     }
 }
 // ANCHOR_END: limit
