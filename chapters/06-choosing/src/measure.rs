@@ -340,6 +340,38 @@ async fn start_child(exe: &Path, technique: Technique) -> wire::process::Server 
     wire::process::Server::start(&exe, &["serve", technique.arg()]).await
 }
 
+/// What runs 2 and 4 start with: the server in its own process,
+/// `fan_out_clients` readers that report their receipts, and a poster.
+struct Crowd {
+    server: wire::process::Server,
+    readers: JoinSet<io::Result<()>>,
+    receipts: mpsc::UnboundedReceiver<Receipt>,
+    poster: Poster,
+}
+
+impl Crowd {
+    async fn start(
+        technique: Technique,
+        sizes: &Sizes,
+        exe: &Path,
+    ) -> io::Result<Crowd> {
+        let server = start_child(exe, technique).await;
+        let (out, receipts) = mpsc::unbounded_channel();
+        let n = sizes.fan_out_clients;
+        let readers =
+            start_clients(technique, server.addr, n, sizes, false, &out).await?;
+        // Let the last requests reach the server.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let poster = Poster::connect(technique, server.addr).await?;
+        Ok(Crowd {
+            server,
+            readers,
+            receipts,
+            poster,
+        })
+    }
+}
+
 /// Run 2 for one technique: `fan_out_clients` readers; each round
 /// posts one message and waits until every reader has it.
 pub async fn fan_out(
@@ -347,14 +379,14 @@ pub async fn fan_out(
     sizes: &Sizes,
     exe: &Path,
 ) -> io::Result<FanOutRow> {
-    let server = start_child(exe, technique).await;
+    let Crowd {
+        server,
+        mut readers,
+        mut receipts,
+        mut poster,
+    } = Crowd::start(technique, sizes, exe).await?;
     let pid = server.child.id().unwrap_or(0);
-    let (out, mut receipts) = mpsc::unbounded_channel();
     let n = sizes.fan_out_clients;
-    let mut readers =
-        start_clients(technique, server.addr, n, sizes, false, &out).await?;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let mut poster = Poster::connect(technique, server.addr).await?;
     let mut latencies = histogram();
     let mut delivered = 0u64;
     let mut rounds = 0;
@@ -427,13 +459,13 @@ pub async fn burst(
     sizes: &Sizes,
     exe: &Path,
 ) -> io::Result<BurstRow> {
-    let server = start_child(exe, technique).await;
-    let (out, mut receipts) = mpsc::unbounded_channel();
+    let Crowd {
+        server,
+        mut readers,
+        mut receipts,
+        mut poster,
+    } = Crowd::start(technique, sizes, exe).await?;
     let n = sizes.fan_out_clients;
-    let mut readers =
-        start_clients(technique, server.addr, n, sizes, false, &out).await?;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let mut poster = Poster::connect(technique, server.addr).await?;
     // ANCHOR: burst
     let texts: Vec<String> = (0..sizes.burst).map(text_of).collect();
     let at = Instant::now();
