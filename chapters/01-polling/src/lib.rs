@@ -83,7 +83,7 @@ fn page(
     // `--interval` changes what every browser does.
     let millis = interval.as_millis().to_string();
     let html = INDEX_HTML.replace("{{interval_ms}}", &millis);
-    chat::assets::page(&html, store.run())
+    chat::assets::page(&html, store)
 }
 
 // GET /poll.js

@@ -142,6 +142,11 @@ pub struct Events {
     /// `retry: …`, written with the first chunk.
     first: Option<String>,
     newest: watch::Receiver<u64>,
+    /// What the store says about itself (chapter 7: "the log is
+    /// unavailable"); sent as an event when it changes.
+    notices: watch::Receiver<Option<String>>,
+    /// A notice changed and is not sent yet.
+    notice_due: bool,
     draining: watch::Receiver<bool>,
     heartbeat: Interval,
     /// This stream's place under `--max-connections`.
@@ -162,11 +167,16 @@ impl Events {
         let beat = settings.heartbeat;
         let mut heartbeat = interval_at(Instant::now() + beat, beat);
         heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let notices = store.notices();
+        // A new stream hears a notice that is already out, too.
+        let notice_due = notices.borrow().is_some();
         Events {
             store,
             cursor,
             first: Some(format::retry(settings.retry)),
             newest,
+            notices,
+            notice_due,
             draining: settings.draining.clone(),
             heartbeat,
             _slot: slot,
@@ -186,6 +196,10 @@ impl Events {
             let mut chunk = BytesMut::new();
             if let Some(retry) = self.first.take() {
                 chunk.extend_from_slice(retry.as_bytes());
+            }
+            if std::mem::take(&mut self.notice_due) {
+                let notice = self.notices.borrow_and_update().clone();
+                chunk.extend_from_slice(&notice_event(notice.as_deref()));
             }
             // Read from the store, not from a queue of our own: a slow
             // client cannot make us drop a message it still can get.
@@ -212,6 +226,7 @@ impl Events {
                         return None; // the store is gone
                     }
                 }
+                _ = self.notices.changed() => self.notice_due = true,
                 _ = self.heartbeat.tick() => {
                     return Some(format::comment("heartbeat").into());
                 }
@@ -239,7 +254,7 @@ pub(crate) async fn drained(draining: &mut watch::Receiver<bool>) {
 /// that needs them makes them, and the others share them.
 fn message_event(message: &Stored, store: &Store) -> Bytes {
     message.framed(|message| {
-        let id = Cursor::token(store.run(), message.id());
+        let id = Cursor::token(&store.run(), message.id());
         let json = std::str::from_utf8(message.json()).expect("JSON is UTF-8");
         format::event("message", Some(&id), json).into()
     })
@@ -253,6 +268,14 @@ fn reset_event(reset: &Reset) -> Bytes {
     format::event("reset", Some(&id), &reset.json()).into()
 }
 // ANCHOR_END: message_event
+
+/// `event: notice` with `{"notice":"…"}`: what the store says about
+/// itself, or `{"notice":null}` once all is well again. Chapter 7's
+/// servers say so when the shared log stops answering.
+fn notice_event(notice: Option<&str>) -> Bytes {
+    let json = serde_json::json!({ "notice": notice }).to_string();
+    format::event("notice", None, &json).into()
+}
 
 #[cfg(test)]
 mod tests {

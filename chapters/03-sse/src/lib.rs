@@ -121,10 +121,10 @@ const SSE_JS: &str = include_str!("../static/sse.js");
 fn page(
     store: &Store,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    chat::assets::page(INDEX_HTML, store.run())
+    chat::assets::page(INDEX_HTML, store)
 }
 
 // GET /sse.js
-fn sse_js() -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+pub fn sse_js() -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     chat::assets::script("sse.js", SSE_JS)
 }

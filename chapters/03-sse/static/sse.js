@@ -21,6 +21,11 @@ function connect() {
   };
   source.onmessage = receive;
   source.addEventListener("reset", reset);
+  // The server's word about itself (chapter 7: its shared log is
+  // down, or back): `{"notice": "…"}`, or `{"notice": null}`.
+  source.addEventListener("notice", (event) => {
+    chat.notice(JSON.parse(event.data).notice);
+  });
   source.onerror = error;
 }
 // ANCHOR_END: connect

@@ -136,10 +136,10 @@ const WS_JS: &str = include_str!("../static/ws.js");
 fn page(
     store: &Store,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    chat::assets::page(INDEX_HTML, store.run())
+    chat::assets::page(INDEX_HTML, store)
 }
 
 // GET /ws.js
-fn ws_js() -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+pub fn ws_js() -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     chat::assets::script("ws.js", WS_JS)
 }

@@ -68,6 +68,13 @@ async fn talk(
 ) {
     let mut stop = sockets.stopping();
     let mut newest = store.subscribe();
+    // What the store says about itself (chapter 7: the shared log is
+    // down, or back): one text frame `{"notice":…}` each time.
+    let mut notices = store.notices();
+    if notices.borrow().is_some() {
+        notices.mark_changed();
+    }
+    let mut run = store.run();
     let mut after = match resume(socket, store, cursor, limits).await {
         Ok(after) => after,
         Err(stuck) => return stuck.log(),
@@ -81,6 +88,19 @@ async fn talk(
         // Mark the newest id as seen *before* reading the store: a
         // message stored after this line wakes `newest.changed()`.
         newest.borrow_and_update();
+        if store.run() != run {
+            // Chapter 7: the shared log began again, empty. The same
+            // reset as for a new socket with an old cursor, in band.
+            let old = Cursor {
+                run: Some(run.to_string()),
+                after,
+            };
+            run = store.run();
+            after = match resume(socket, store, old, limits).await {
+                Ok(after) => after,
+                Err(stuck) => return stuck.log(),
+            };
+        }
         match send_new(socket, store, &mut after, limits).await {
             Ok(Sent::All) => {}
             Ok(Sent::Behind(why)) => return close(socket, 1013, &why).await,
@@ -98,7 +118,7 @@ async fn talk(
                         // send a pong unasked as a one-way heartbeat
                         // (RFC 6455 §5.5.3). A pong needs no reply.
                         pong_due = false;
-                    } else if let Some(reply) = receive(store, &message) {
+                    } else if let Some(reply) = receive(store, &message).await {
                         if let Err(stuck) = send(socket, reply, limits).await {
                             return stuck.log();
                         }
@@ -110,6 +130,13 @@ async fn talk(
                 None => return, // closed: the TCP connection ends here
             },
             _ = newest.changed() => {} // new messages: loop and send
+            _ = notices.changed() => {
+                let notice = notices.borrow_and_update().clone();
+                let json = serde_json::json!({ "notice": notice }).to_string();
+                if let Err(stuck) = send(socket, Message::text(json), limits).await {
+                    return stuck.log();
+                }
+            }
             _ = ping.tick() => {
                 if pong_due {
                     // No pong for a whole period: the peer (or the
@@ -289,7 +316,7 @@ async fn send(
 /// A frame from the client. A text frame is a post, checked like the
 /// body of `POST /messages`; what is wrong with it comes back as an
 /// error frame, and the socket stays open.
-fn receive(store: &Store, message: &Message) -> Option<Message> {
+async fn receive(store: &Store, message: &Message) -> Option<Message> {
     let refuse = |why: String| {
         let json = serde_json::json!({ "error": why }).to_string();
         Some(Message::text(json))
@@ -306,7 +333,13 @@ fn receive(store: &Store, message: &Message) -> Option<Message> {
     if let Err(why) = new.validate() {
         return refuse(why);
     }
-    let message = store.post(new);
+    // Into the store, or to chapter 7's shared log, which may be down.
+    let message = match store.submit(new).await {
+        Ok(message) => message,
+        Err(why) => {
+            return refuse(format!("the chat cannot store messages now: {}", why.0))
+        }
+    };
     tracing::info!(id = message.id(), "message stored");
     // No answer here: the new message comes back to this socket like
     // to every other one, in order.

@@ -42,6 +42,9 @@ function connect() {
     // messages after it follow on this same socket.
     if (typeof data.reset === "string") chat.reset(data);
     else if (typeof data.error === "string") chat.showError(data.error);
+    // A notice: the server's word about itself (chapter 7: its shared
+    // log is down, or back); `null` when all is well again.
+    else if ("notice" in data) chat.notice(data.notice);
     else chat.show([data]);
   };
   socket.onclose = (event) => {

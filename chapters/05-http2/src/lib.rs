@@ -184,7 +184,7 @@ pub fn routes(
     let settings = ch03_sse::events::Settings::new(&config.sse, draining);
     // Every room's store has the main chat's run name: one run of the
     // server, whose name the event ids carry (chapter 3).
-    let run = store.run().clone();
+    let run = store.run();
     let mut rooms = room(1, &config.sse, &run, settings.clone());
     for n in 2..=config.rooms {
         rooms = rooms
@@ -251,5 +251,5 @@ const PROTOCOL_JS: &str = include_str!("../static/protocol.js");
 fn page(
     store: &Store,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    chat::assets::page(INDEX_HTML, store.run())
+    chat::assets::page(INDEX_HTML, store)
 }

@@ -6,7 +6,7 @@ use warp::http::{header, HeaderValue};
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
-use crate::cursor::Run;
+use crate::store::Store;
 
 const CHAT_CSS: &str = include_str!("../static/chat.css");
 const CHAT_JS: &str = include_str!("../static/chat.js");
@@ -23,14 +23,17 @@ pub fn routes() -> impl Filter<Extract = (Response,), Error = Rejection> + Clone
 }
 
 /// `GET /`: a chapter's page, with the name of the server's run
-/// written where the page has `{{run}}` (see [`crate::cursor`]).
+/// written where the page has `{{run}}` (see [`crate::cursor`]). It
+/// is written for each request: chapter 7's run can change.
 pub fn page(
     html: &str,
-    run: &Run,
+    store: &Store,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    let html = html.replace("{{run}}", run.as_str());
+    let html = html.to_owned();
+    let store = store.clone();
     warp::path::end().and(warp::get()).map(move || {
-        let mut response = Response::new(html.clone().into());
+        let html = html.replace("{{run}}", store.run().as_str());
+        let mut response = Response::new(html.into());
         let html_type = HeaderValue::from_static("text/html; charset=utf-8");
         response
             .headers_mut()

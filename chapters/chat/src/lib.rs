@@ -29,4 +29,4 @@ pub mod store;
 
 pub use cursor::{Cursor, Reset, Run};
 pub use message::{Message, NewMessage};
-pub use store::{Page, Store, Stored};
+pub use store::{Log, Page, Store, Stored, Unavailable};

@@ -38,3 +38,18 @@ pub fn error(status: StatusCode, message: impl Into<String>) -> Response {
     )
 }
 // ANCHOR_END: error
+
+// ANCHOR: unavailable
+/// The shared log cannot take a post (chapter 7): `503 Service
+/// Unavailable`, "a temporary overload or scheduled maintenance"
+/// (RFC 9110 §15.6.4), with `Retry-After` to say when to try again.
+/// Nothing was stored, so the client may send the same post again.
+pub fn unavailable(why: &crate::Unavailable) -> Response {
+    let text = format!("the chat cannot store messages now: {}", why.0);
+    let mut response = error(StatusCode::SERVICE_UNAVAILABLE, text);
+    let headers = response.headers_mut();
+    headers.insert(header::RETRY_AFTER, HeaderValue::from(2));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+// ANCHOR_END: unavailable

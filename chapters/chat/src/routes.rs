@@ -82,7 +82,12 @@ where
     if let Err(why) = new.validate() {
         return error(StatusCode::UNPROCESSABLE_ENTITY, why);
     }
-    let message = store.post(new);
+    // Into the store, or to the shared log (chapter 7), which may be
+    // down: then nothing is stored, and the client may try again.
+    let message = match store.submit(new).await {
+        Ok(message) => message,
+        Err(why) => return crate::reply::unavailable(&why),
+    };
     tracing::info!(id = message.id(), "message stored");
     // The bytes made once at `post`, the same every reader gets.
     json_bytes(StatusCode::CREATED, message.json().clone())

@@ -1,7 +1,13 @@
 //! The store: the newest messages in memory, each encoded once, and a
 //! way to be told when a new one arrives.
+//!
+//! In chapters 1 to 6 the store is the chat: a post goes into it. In
+//! chapter 7 it is one server's copy of a shared log: a post goes to
+//! the log (see [`Log`]), and the copy is filled from the log.
 
 use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use bytes::Bytes;
@@ -21,10 +27,13 @@ pub struct Store {
     /// Later chapters wait on it to learn of new messages without
     /// polling the store: see [`Store::subscribe`].
     newest: watch::Sender<u64>,
-    /// The name of this run of the server (see [`crate::cursor`]).
-    run: Run,
     /// Answers to `GET /messages?after=ID`, kept until the next post.
     pages: Arc<Mutex<Pages>>,
+    /// Where posts go instead, when this store copies a shared log.
+    log: Option<Arc<dyn Log>>,
+    /// A word for the readers about the store itself ("the log is
+    /// unavailable"), or `None` when all is well.
+    notice: watch::Sender<Option<String>>,
 }
 
 struct Inner {
@@ -33,6 +42,9 @@ struct Inner {
     messages: VecDeque<Stored>,
     /// How many messages to keep (`--history`).
     capacity: usize,
+    /// The name of this run (see [`crate::cursor`]). Under the same
+    /// lock as the messages: a reader sees a run and its messages.
+    run: Run,
 }
 
 /// One stored message. Its JSON is made once, when it is posted, and
@@ -52,6 +64,24 @@ struct Entry {
 }
 // ANCHOR_END: store
 
+// ANCHOR: log
+/// A shared log that posts go to (chapter 7: a Redis stream). It
+/// gives the message its id; the store learns of it from the log
+/// later, like every other server that reads the same log.
+pub trait Log: Send + Sync + 'static {
+    fn append(&self, new: NewMessage) -> Appending<'_>;
+}
+
+/// What [`Log::append`] returns: the stored message, or why the log
+/// could not take it.
+pub type Appending<'a> =
+    Pin<Box<dyn Future<Output = Result<Message, Unavailable>> + Send + 'a>>;
+
+/// The log cannot take a post now. Nothing of the post was stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unavailable(pub String);
+// ANCHOR_END: log
+
 impl Stored {
     pub fn id(&self) -> u64 {
         self.0.id
@@ -66,6 +96,17 @@ impl Stored {
     /// (the first call) and shared by every later reader.
     pub fn framed(&self, frame: impl FnOnce(&Stored) -> Bytes) -> Bytes {
         self.0.framed.get_or_init(|| frame(self)).clone()
+    }
+
+    /// A message that the store does not hold (the answer to a post
+    /// that went to a [`Log`]), encoded as the store would.
+    pub fn of(message: &Message) -> Stored {
+        let json = serde_json::to_vec(message).expect("a message serializes");
+        Stored(Arc::new(Entry {
+            id: message.id,
+            json: json.into(),
+            framed: OnceLock::new(),
+        }))
     }
 
     /// The message as a value, read back from its JSON.
@@ -110,16 +151,27 @@ impl Store {
             inner: Arc::new(RwLock::new(Inner {
                 messages: VecDeque::with_capacity(capacity.min(1024)),
                 capacity,
+                run,
             })),
             newest: watch::Sender::new(0),
-            run,
             pages: Arc::default(),
+            log: None,
+            notice: watch::Sender::new(None),
+        }
+    }
+
+    /// A store that copies `log`: [`Store::submit`] sends posts to
+    /// the log, and the copy is filled by [`Store::insert`].
+    pub fn copying(capacity: usize, run: Run, log: Arc<dyn Log>) -> Self {
+        Store {
+            log: Some(log),
+            ..Store::with_run(capacity, run)
         }
     }
 
     /// The name of this run.
-    pub fn run(&self) -> &Run {
-        &self.run
+    pub fn run(&self) -> Run {
+        self.inner.read().unwrap().run.clone()
     }
 
     // ANCHOR: post
@@ -151,6 +203,69 @@ impl Store {
     }
     // ANCHOR_END: post
 
+    // ANCHOR: submit
+    /// A post from a client. It goes into this store, or to the log
+    /// when the store copies one; then it is the log's answer.
+    pub async fn submit(&self, new: NewMessage) -> Result<Stored, Unavailable> {
+        match &self.log {
+            None => Ok(self.post(new)),
+            Some(log) => Ok(Stored::of(&log.append(new).await?)),
+        }
+    }
+    // ANCHOR_END: submit
+
+    // ANCHOR: insert
+    /// Adds a message read from the shared log, with the id the log
+    /// gave it. Ids arrive in order; one that is not the next means
+    /// that the log lost some to its retention while this copy could
+    /// not read it: the copy then holds only what follows the gap,
+    /// and a reader behind the gap gets a reset, as for any gap.
+    pub fn insert(&self, message: &Message) -> Option<Stored> {
+        let mut inner = self.inner.write().unwrap();
+        let newest = *self.newest.borrow();
+        if message.id <= newest {
+            return None; // read twice (a reconnect): keep the first
+        }
+        if message.id != newest + 1 {
+            inner.messages.clear();
+        }
+        let stored = Stored::of(message);
+        if inner.messages.len() == inner.capacity {
+            inner.messages.pop_front();
+        }
+        inner.messages.push_back(stored.clone());
+        self.newest.send_replace(message.id);
+        Some(stored)
+    }
+
+    /// The log began again, empty, as run `run` (its data was lost).
+    /// This copy forgets the old run; every reader's cursor names it,
+    /// so every reader gets a reset on its next read.
+    pub fn restart(&self, run: Run) {
+        let mut inner = self.inner.write().unwrap();
+        tracing::warn!(old = %inner.run, new = %run, "the log began a new run");
+        inner.messages.clear();
+        inner.run = run;
+        // Wakes every reader, though the id goes down to 0.
+        self.newest.send_replace(0);
+    }
+    // ANCHOR_END: insert
+
+    /// Says something to every reader about the store itself, or
+    /// (`None`) that all is well again.
+    pub fn set_notice(&self, notice: Option<String>) {
+        self.notice.send_if_modified(|old| {
+            let changed = *old != notice;
+            *old = notice;
+            changed
+        });
+    }
+
+    /// The current notice, and news of the next one.
+    pub fn notices(&self) -> watch::Receiver<Option<String>> {
+        self.notice.subscribe()
+    }
+
     // ANCHOR: after
     /// The retained messages with an id greater than `after`, oldest
     /// first, at most `limit` of them.
@@ -175,19 +290,31 @@ impl Store {
     }
 
     fn check(&self, inner: &Inner, cursor: &Cursor) -> Result<(), Reset> {
-        let run = self.run.as_str();
+        let run = inner.run.as_str();
         let reset = |why: String, after: u64| Reset {
             reset: why,
             run: run.to_owned(),
             after,
         };
         if let Some(theirs) = cursor.run.as_deref().filter(|r| *r != run) {
-            let why =
-                format!("the server restarted: run {theirs} is over, {run} began");
+            // A server's memory ends with the process; a shared log
+            // ends only when it loses its data (chapter 7).
+            let what = match self.log {
+                None => "the server restarted",
+                Some(_) => "the chat's log began again",
+            };
+            let why = format!("{what}: run {theirs} is over, {run} began");
             return Err(reset(why, 0));
         }
         let after = cursor.after;
         let newest = inner.messages.back().map_or(0, Stored::id);
+        // A copy of a shared log may be a moment behind it: a cursor
+        // of this run that is ahead of the copy came from another
+        // server, and the message is on its way. Nothing to reset.
+        let ours = cursor.run.as_deref() == Some(run);
+        if after > newest && self.log.is_some() && ours {
+            return Ok(());
+        }
         if after > newest {
             let why = format!(
                 "there is no message {after} yet: the newest is {newest} \

@@ -66,6 +66,20 @@ const chat = (() => {
     error.hidden = !message;
   }
 
+  // The server's word about itself, such as "the log is unavailable"
+  // (chapter 7). It stays until the server clears it with null.
+  let notices = null;
+  function notice(message) {
+    if (!notices) {
+      notices = document.createElement("p");
+      notices.id = "notice";
+      notices.setAttribute("role", "status");
+      error.before(notices);
+    }
+    notices.textContent = message || "";
+    notices.hidden = !message;
+  }
+
   // The server explains every failure as {"error": "..."}.
   async function errorOf(response) {
     try {
@@ -113,6 +127,7 @@ const chat = (() => {
     reset,
     setStatus,
     showError,
+    notice,
     errorOf,
     get cursor() {
       return cursor;

@@ -12,6 +12,7 @@
 //! - [`process`]: a chapter binary run as a reader runs it.
 //! - [`browser`]: headless Chromium for the real-browser tests.
 //! - [`restart`]: the story of a page that stays open across a restart.
+//! - [`services`]: real Redis and nginx for chapter 7, started by a test.
 //!
 //! `cargo run -p wire -- --listen 127.0.0.1:4000 --to 127.0.0.1:3001`
 //! runs the tap by hand and prints the conversation as it happens.
@@ -24,6 +25,7 @@ pub mod http2;
 pub mod process;
 pub mod restart;
 pub mod scenario;
+pub mod services;
 pub mod sse;
 pub mod tap;
 pub mod transcript;
