@@ -90,7 +90,7 @@ async fn wakeup(addr: SocketAddr, n: usize, repoll: Repoll) -> Percentiles {
         clients.push(tokio::spawn(async move {
             let mut cursor = newest;
             loop {
-                let target = format!("/messages?after={cursor}&wait=60");
+                let target = format!("/messages?after={cursor}&wait=50");
                 let (status, _) = http.request("GET", &target, None).await;
                 assert_eq!(status, 200);
                 cursor += 1;
@@ -147,7 +147,7 @@ async fn idle(addr: SocketAddr, pid: u32, n: usize) {
     let mut clients = Vec::new();
     for _ in 0..n {
         let mut http = Http::connect(addr).await;
-        let target = format!("/messages?after={newest}&wait=60");
+        let target = format!("/messages?after={newest}&wait=50");
         http.write("GET", &target, None).await;
         clients.push(http);
     }
@@ -175,7 +175,7 @@ async fn storm(addr: SocketAddr, n: usize, messages: u64) {
         clients.push(tokio::spawn(async move {
             let (mut cursor, mut answers) = (newest, 0u64);
             while cursor < target_id {
-                let target = format!("/messages?after={cursor}&wait=60");
+                let target = format!("/messages?after={cursor}&wait=50");
                 let (status, body) = http.request("GET", &target, None).await;
                 assert_eq!(status, 200);
                 let got: Vec<serde_json::Value> =

@@ -107,7 +107,7 @@ const LONG_POLL_JS: &str = include_str!("../static/long-poll.js");
 fn page(
     store: &Store,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    chat::assets::page(INDEX_HTML, store.run())
+    chat::assets::page(INDEX_HTML, store)
 }
 
 // GET /long-poll.js

@@ -25,9 +25,9 @@ async fn serves_the_page_and_stops_on_sigterm_with_a_request_parked() {
         assert_eq!(c1.send(Request::get(asset)).await.status, 200, "{asset}");
     }
 
-    // One request parked for 60 s; --max-waiters 1 refuses a second.
+    // One request parked for 50 s; --max-waiters 1 refuses a second.
     let mut c2 = Client::connect(&tap, "127.0.0.1:3002").await;
-    c2.write(Request::get("/messages?after=0&wait=60")).await;
+    c2.write(Request::get("/messages?after=0&wait=50")).await;
     let parked = async {
         while c1.send(Request::get("/stats")).await.json()["parked"] != 1 {
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -36,11 +36,11 @@ async fn serves_the_page_and_stops_on_sigterm_with_a_request_parked() {
     let limit = Duration::from_secs(10);
     let parked = tokio::time::timeout(limit, parked).await;
     parked.expect("the request was not parked within 10 s");
-    let r = c1.send(Request::get("/messages?after=0&wait=60")).await;
+    let r = c1.send(Request::get("/messages?after=0&wait=50")).await;
     assert_eq!(r.status, 503);
 
     // SIGTERM: the parked request is answered at once, and the
-    // process exits well before the 60 s are over.
+    // process exits well before the 50 s are over.
     let stopped = tokio::spawn(server.terminate(Duration::from_secs(10)));
     let r = c2.response().await;
     assert_eq!(r.status, 503);

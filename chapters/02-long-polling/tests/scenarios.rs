@@ -181,7 +181,7 @@ async fn long_poll_errors() {
     let s = start().await;
     let mut c1 = s.connect().await;
     for target in [
-        "/messages?after=0&wait=61",
+        "/messages?after=0&wait=51",
         "/messages?after=0&wait=soon",
         "/messages?after=last&wait=5",
     ] {
@@ -196,16 +196,16 @@ async fn long_poll_errors() {
 }
 
 // ANCHOR: shutdown
-/// Ctrl-C with a request parked for 60 s: the server answers it at
+/// Ctrl-C with a request parked for 50 s: the server answers it at
 /// once with 503, `Retry-After` and `connection: close`, and stops.
 #[tokio::test]
 async fn shutdown_answers_parked_requests() {
     let s = start().await;
     let ports = [s.tap.addr().port(), s.server.addr().port()];
     let mut ana = s.connect().await;
-    ana.write(long_poll(0, 60)).await;
+    ana.write(long_poll(0, 50)).await;
     wait_parked(s.server.addr(), 1).await;
-    // The bound is far below the 60 s wait: a server that waited for
+    // The bound is far below the 50 s wait: a server that waited for
     // the parked request to time out would fail here.
     let stopped = tokio::spawn(s.server.stop(Duration::from_secs(10)));
     let r = ana.response().await;

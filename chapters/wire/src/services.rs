@@ -52,6 +52,10 @@ fn free_port() -> u16 {
 struct Group(Child);
 
 impl Group {
+    fn pid(&self) -> Option<u32> {
+        self.0.id()
+    }
+
     fn spawn(command: &mut Command) -> std::io::Result<Group> {
         command
             .stdin(Stdio::null())
@@ -85,6 +89,14 @@ impl Drop for Group {
     fn drop(&mut self) {
         self.signal(libc::SIGKILL);
     }
+}
+
+/// The process group of `pid`: field 5 of `/proc/PID/stat`, after
+/// the command name in parentheses (proc(5)).
+fn process_group_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(2)?.parse().ok()
 }
 
 /// Waits until something accepts connections on `addr`.
@@ -154,7 +166,11 @@ impl Redis {
         // Listening is not ready: Redis answers LOADING while it reads
         // its file. Ready is an answer to PING.
         for _ in 0..200 {
-            if self.command(&["PING"]).await.is_ok_and(|a| a == "+PONG\r\n") {
+            if self
+                .command(&["PING"])
+                .await
+                .is_ok_and(|a| a == "+PONG\r\n")
+            {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
@@ -174,6 +190,11 @@ impl Redis {
         SocketAddr::from(([127, 0, 0, 1], self.port))
     }
 
+    /// The process id of the running server, to read its CPU time.
+    pub fn pid(&self) -> Option<u32> {
+        self.process.as_ref().and_then(Group::pid)
+    }
+
     /// `redis://127.0.0.1:PORT`, for the chapter's `--redis`.
     pub fn url(&self) -> String {
         format!("redis://{}", self.addr())
@@ -189,9 +210,10 @@ impl Redis {
         let mut stream = TcpStream::connect(self.addr()).await?;
         stream.write_all(request.as_bytes()).await?;
         let mut answer = vec![0; 64 * 1024];
-        let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut answer))
-            .await
-            .map_err(|_| std::io::Error::other("no answer in 5 s"))??;
+        let read =
+            tokio::time::timeout(Duration::from_secs(5), stream.read(&mut answer))
+                .await
+                .map_err(|_| std::io::Error::other("no answer in 5 s"))??;
         answer.truncate(read);
         Ok(String::from_utf8_lossy(&answer).into_owned())
     }
@@ -221,7 +243,8 @@ impl Nginx {
         let open = std::os::unix::fs::PermissionsExt::from_mode(0o755);
         std::fs::set_permissions(dir.path(), open).expect("chmod");
         let port = free_port();
-        std::fs::write(dir.path().join("nginx.conf"), config(port)).expect("write conf");
+        std::fs::write(dir.path().join("nginx.conf"), config(port))
+            .expect("write conf");
         let mut command = Command::new(&exe);
         command
             .arg("-p")
@@ -246,9 +269,30 @@ impl Nginx {
         SocketAddr::from(([127, 0, 0, 1], self.port))
     }
 
+    /// The process id of nginx's master, which is also its group's.
+    pub fn pid(&self) -> Option<u32> {
+        self._process.pid()
+    }
+
+    /// The ids of every process in nginx's group: its master and its
+    /// workers, whose CPU time adds up to nginx's.
+    pub fn pids(&self) -> Vec<u32> {
+        let Some(group) = self.pid() else {
+            return Vec::new();
+        };
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return vec![group];
+        };
+        entries
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| process_group_of(*pid) == Some(group))
+            .collect()
+    }
+
     /// What nginx wrote to its error log so far (for a failing test).
     pub fn error_log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default()
+        std::fs::read_to_string(self.dir.path().join("error.log"))
+            .unwrap_or_default()
     }
 }
 // ANCHOR_END: nginx
