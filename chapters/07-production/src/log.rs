@@ -22,7 +22,10 @@ use redis::streams::{StreamId, StreamRangeReply, StreamReadReply};
 use chat::store::{Appending, Log, Unavailable};
 use chat::{Message, NewMessage, Run};
 
-/// The names of the three keys.
+// ANCHOR: keys
+/// The names of the keys, all under one prefix (`--key`, `chat`):
+/// the stream `chat:messages`, the last id given `chat:next-id`, the
+/// run's name `chat:run`, and `chat:post:KEY` for each recent post.
 #[derive(Clone, Debug)]
 pub struct Keys {
     pub prefix: String,
@@ -41,6 +44,7 @@ impl Keys {
         }
     }
 }
+// ANCHOR_END: keys
 
 /// How long a post or a short read may wait for Redis. A post that
 /// gets no answer in time fails with 503: the client can try again.
@@ -108,7 +112,7 @@ impl RedisLog {
     ) -> Result<RedisLog, String> {
         let client = redis::Client::open(url)
             .map_err(|e| format!("{url:?} is not a Redis URL: {e}"))?;
-        let conn = manager(&client, ANSWER_WITHIN).await.map_err(|e| {
+        let conn = manager(client.clone(), ANSWER_WITHIN).await.map_err(|e| {
             format!(
                 "no Redis answers at {url}: {e}\n\
                  hint: start one with `redis-server`; to install it on \
@@ -131,7 +135,7 @@ impl RedisLog {
     /// A connection of its own for the one blocking read: while
     /// `XREAD BLOCK` waits, its connection can answer nothing else.
     pub async fn reader(&self) -> redis::RedisResult<ConnectionManager> {
-        manager(&self.client, BLOCK + ANSWER_WITHIN).await
+        manager(self.client.clone(), BLOCK + ANSWER_WITHIN).await
     }
 
     // ANCHOR: run
@@ -209,8 +213,10 @@ impl RedisLog {
 }
 
 /// A connection manager that gives up on an answer after `within`.
+/// It connects on its first use, and checks that Redis answers then
+/// with `PING`, so that a missing Redis is found here.
 async fn manager(
-    client: &redis::Client,
+    client: redis::Client,
     within: Duration,
 ) -> redis::RedisResult<ConnectionManager> {
     let config = ConnectionManagerConfig::new()
@@ -219,7 +225,10 @@ async fn manager(
         // Reconnect soon: 100 ms, then 200 ms, … at most 2 s apart.
         .set_max_delay(Duration::from_secs(2))
         .set_number_of_retries(2);
-    ConnectionManager::new_with_config(client.clone(), config).await
+    let mut conn = ConnectionManager::new_lazy_with_config(client, config)?;
+    let ping = redis::cmd("PING");
+    let _: String = ping.query_async(&mut conn).await?;
+    Ok(conn)
 }
 
 /// A run name that Redis gave back; another program may have written

@@ -163,7 +163,9 @@ async fn redis_stops_and_comes_back() {
         redis.command(&["XLEN", "chat:messages"]).await.unwrap(),
         ":2\r\n"
     );
-    assert_transcript!("redis_down", s.transcript().text());
+    let t = s.transcript();
+    assert_transcript!("redis_down", t.text());
+    assert_transcript!("redis_down_diagram", t.diagram());
 }
 // ANCHOR_END: redis_down
 

@@ -66,8 +66,10 @@ const chat = (() => {
     error.hidden = !message;
   }
 
+  // ANCHOR: notice
   // The server's word about itself, such as "the log is unavailable"
-  // (chapter 7). It stays until the server clears it with null.
+  // (chapter 7). It stays until the server clears it with null. It is
+  // text, like every message: textContent, never HTML.
   let notices = null;
   function notice(message) {
     if (!notices) {
@@ -79,6 +81,7 @@ const chat = (() => {
     notices.textContent = message || "";
     notices.hidden = !message;
   }
+  // ANCHOR_END: notice
 
   // The server explains every failure as {"error": "..."}.
   async function errorOf(response) {

@@ -76,6 +76,9 @@ struct Shared {
     count: watch::Sender<usize>,
     /// A copy of each event, for a live display.
     live: Option<mpsc::UnboundedSender<Event>>,
+    /// False for a tap that only shows events live ([`Tap::live`]):
+    /// it runs for hours, and a recording would only grow.
+    keep: bool,
     /// Connections a test has cut; set under the `events` lock.
     cut: Mutex<HashMap<usize, watch::Sender<bool>>>,
 }
@@ -109,8 +112,10 @@ impl Shared {
         if let Some(live) = &self.live {
             let _ = live.send(event.clone());
         }
-        events.push(event);
-        self.count.send_replace(events.len());
+        if self.keep {
+            events.push(event);
+        }
+        self.count.send_modify(|count| *count += 1);
         true
     }
 
@@ -136,12 +141,34 @@ impl Tap {
         live: Option<mpsc::UnboundedSender<Event>>,
     ) -> std::io::Result<Tap> {
         let listener = TcpListener::bind(listen).await?;
+        Tap::spawn(listener, upstream, live, true)
+    }
+
+    /// Starts a tap on `listener`, already bound, that keeps no
+    /// recording: every event goes to `live` as it happens, and
+    /// nowhere else. For a display that runs for hours, such as the
+    /// book's live panels, where a recording would only grow.
+    pub fn live(
+        listener: TcpListener,
+        upstream: SocketAddr,
+        live: mpsc::UnboundedSender<Event>,
+    ) -> std::io::Result<Tap> {
+        Tap::spawn(listener, upstream, Some(live), false)
+    }
+
+    fn spawn(
+        listener: TcpListener,
+        upstream: SocketAddr,
+        live: Option<mpsc::UnboundedSender<Event>>,
+        keep: bool,
+    ) -> std::io::Result<Tap> {
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             events: Mutex::new(Vec::new()),
             gates: Mutex::new(HashMap::new()),
             count: watch::Sender::new(0),
             live,
+            keep,
             cut: Mutex::new(HashMap::new()),
         });
         let task = tokio::spawn(accept_loop(listener, upstream, shared.clone()));
@@ -399,5 +426,28 @@ mod tests {
         assert_eq!(cuts, 1);
         tap.cut(1); // a second cut changes nothing
         assert_eq!(tap.events(), events);
+    }
+
+    /// A live tap passes each event on as it happens, and keeps none:
+    /// it may run for hours.
+    #[tokio::test]
+    async fn a_live_tap_sends_every_event_and_keeps_none() {
+        let server = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (live, mut events) = mpsc::unbounded_channel();
+        let upstream_addr = server.local_addr().unwrap();
+        let tap = Tap::live(listener, upstream_addr, live).unwrap();
+        let mut client = TcpStream::connect(tap.addr()).await.unwrap();
+        let (mut upstream, _) = server.accept().await.unwrap();
+        client.write_all(b"ping").await.unwrap();
+        let mut buf = [0u8; 4];
+        upstream.read_exact(&mut buf).await.unwrap();
+        let open = events.recv().await.unwrap();
+        assert!(matches!(open.kind, EventKind::Open { .. }), "{open:?}");
+        let data = events.recv().await.unwrap();
+        let bytes = b"ping".to_vec();
+        let dir = Dir::ToServer;
+        assert_eq!(data.kind, EventKind::Data { dir, bytes });
+        assert_eq!(tap.events(), Vec::new());
     }
 }

@@ -431,15 +431,7 @@ impl Transcript {
 
     /// The bytes of all connections that went `dir`.
     pub fn total(&self, dir: Dir) -> Count {
-        let mut sum = Count::default();
-        for counts in self.counts.values() {
-            let c = counts[slot(dir)];
-            sum.payload += c.payload;
-            sum.overhead += c.overhead;
-            sum.messages += c.messages;
-            sum.frames += c.frames;
-        }
-        sum
+        total(&self.counts, dir)
     }
 
     // ANCHOR: text
@@ -461,40 +453,7 @@ impl Transcript {
     /// Bytes each way: what the application sent (payload: bodies and
     /// chunk data) and what the protocol added (overhead).
     pub fn footer(&self) -> String {
-        let mut out = String::from(
-            "bytes on the wire (payload: bodies, chunk data; the rest: overhead)\n",
-        );
-        let line = |out: &mut String, name: &str, dir: Dir, c: Count| {
-            let kind = match (dir, c.messages) {
-                (Dir::ToServer, 1) => "request",
-                (Dir::ToServer, _) => "requests",
-                (Dir::ToClient, 1) => "response",
-                (Dir::ToClient, _) => "responses",
-            };
-            let (total, payload, overhead) = (c.total(), c.payload, c.overhead);
-            let bytes =
-                format!("{total:>7} B = {payload:>6} payload + {overhead:>6}");
-            let (arrow, n) = (dir.arrow(), c.messages);
-            let frames = match c.frames {
-                0 => String::new(),
-                1 => ", 1 frame".to_owned(),
-                f => format!(", {f} frames"),
-            };
-            let _ = writeln!(
-                out,
-                "{name:>3} {arrow} {n:>3} {kind:<9} {bytes} overhead{frames}"
-            );
-        };
-        for (conn, counts) in &self.counts {
-            let name = format!("C{conn}");
-            line(&mut out, &name, Dir::ToServer, counts[0]);
-            line(&mut out, &name, Dir::ToClient, counts[1]);
-        }
-        if self.counts.len() > 1 {
-            line(&mut out, "all", Dir::ToServer, self.total(Dir::ToServer));
-            line(&mut out, "all", Dir::ToClient, self.total(Dir::ToClient));
-        }
-        out
+        footer(&self.counts)
     }
 
     // ANCHOR: diagram
@@ -520,6 +479,58 @@ impl Transcript {
         crate::diagram::draw(&ends)
     }
     // ANCHOR_END: diagram
+}
+
+/// The bytes of all connections in `counts` that went `dir`.
+fn total(counts: &BTreeMap<usize, [Count; 2]>, dir: Dir) -> Count {
+    let mut sum = Count::default();
+    for counts in counts.values() {
+        let c = counts[slot(dir)];
+        sum.payload += c.payload;
+        sum.overhead += c.overhead;
+        sum.messages += c.messages;
+        sum.frames += c.frames;
+    }
+    sum
+}
+
+/// The footer of a transcript for `counts` (per connection, `[to
+/// server, to client]`): bytes each way, payload and overhead. A live
+/// display calls it with [`Decoder::counts`] as the bytes go by.
+pub fn footer(counts: &BTreeMap<usize, [Count; 2]>) -> String {
+    let mut out = String::from(
+        "bytes on the wire (payload: bodies, chunk data; the rest: overhead)\n",
+    );
+    let line = |out: &mut String, name: &str, dir: Dir, c: Count| {
+        let kind = match (dir, c.messages) {
+            (Dir::ToServer, 1) => "request",
+            (Dir::ToServer, _) => "requests",
+            (Dir::ToClient, 1) => "response",
+            (Dir::ToClient, _) => "responses",
+        };
+        let (total, payload, overhead) = (c.total(), c.payload, c.overhead);
+        let bytes = format!("{total:>7} B = {payload:>6} payload + {overhead:>6}");
+        let (arrow, n) = (dir.arrow(), c.messages);
+        let frames = match c.frames {
+            0 => String::new(),
+            1 => ", 1 frame".to_owned(),
+            f => format!(", {f} frames"),
+        };
+        let _ = writeln!(
+            out,
+            "{name:>3} {arrow} {n:>3} {kind:<9} {bytes} overhead{frames}"
+        );
+    };
+    for (conn, counts) in counts {
+        let name = format!("C{conn}");
+        line(&mut out, &name, Dir::ToServer, counts[0]);
+        line(&mut out, &name, Dir::ToClient, counts[1]);
+    }
+    if counts.len() > 1 {
+        line(&mut out, "all", Dir::ToServer, total(counts, Dir::ToServer));
+        line(&mut out, "all", Dir::ToClient, total(counts, Dir::ToClient));
+    }
+    out
 }
 
 #[cfg(test)]

@@ -28,6 +28,7 @@
 use std::fmt::Write as _;
 use std::io;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -168,6 +169,7 @@ impl Row {
 /// Everything one run measured, and on what.
 pub struct Results {
     pub sizes: Sizes,
+    pub alone: Alone,
     pub machine: Machine,
     /// `redis-server --version` and `nginx -v`, the version numbers.
     pub redis: String,
@@ -181,7 +183,11 @@ pub struct Results {
 /// each setup's run with the median CPU time. `None` when Redis or
 /// nginx is not installed (the test then skips, see
 /// `wire::services::find`). `say` hears one line per run.
-pub async fn run(sizes: &Sizes, say: impl Fn(&str)) -> io::Result<Option<Results>> {
+pub async fn run(
+    sizes: &Sizes,
+    alone: &Alone,
+    say: impl Fn(&str),
+) -> io::Result<Option<Results>> {
     let start = Instant::now();
     let machine = Machine::read();
     let (Some(redis), Some(nginx)) = (redis_version(), nginx_version()) else {
@@ -190,7 +196,7 @@ pub async fn run(sizes: &Sizes, say: impl Fn(&str)) -> io::Result<Option<Results
     let mut runs: Vec<Vec<Row>> = vec![Vec::new(); SETUPS.len()];
     for _ in 0..sizes.repeats.max(1) {
         for (i, setup) in SETUPS.into_iter().enumerate() {
-            let Some(row) = measure(setup, sizes).await? else {
+            let Some(row) = measure(setup, sizes, alone).await? else {
                 return Ok(None);
             };
             say(&summary(&row));
@@ -206,6 +212,7 @@ pub async fn run(sizes: &Sizes, say: impl Fn(&str)) -> io::Result<Option<Results
     machine.load_after = machine::load_average();
     Ok(Some(Results {
         sizes: sizes.clone(),
+        alone: alone.clone(),
         machine,
         redis,
         nginx,
@@ -270,12 +277,27 @@ fn this_thread_id() -> Option<u32> {
     link.file_name()?.to_str()?.parse().ok()
 }
 
+/// Where chapter 3's server runs.
+#[derive(Clone, Debug)]
+pub enum Alone {
+    /// In a process of its own: this program, started as `exe
+    /// serve-chapter-3`, runs chapter 3's `main` (the bench's choice:
+    /// every server measured is then a process of its own).
+    Process(PathBuf),
+    /// In this process, on threads of its own (the test's choice: a
+    /// test binary cannot be started as a server).
+    InProcess,
+}
+
+/// The argument that makes the bench chapter 3's server.
+pub const SERVE_CHAPTER_3: &str = "serve-chapter-3";
+
 // ANCHOR: alone
 /// Chapter 3's server, in this process but on a runtime and threads
 /// of its own (two workers, as `#[tokio::main]` makes on two cores),
 /// so that its CPU time can be told from the clients': the sum over
-/// its threads. The bench cannot start chapter 3's binary (Cargo
-/// builds only this package's), but the binary is only flags around
+/// its threads. Cargo builds only this package's binaries for a test,
+/// not chapter 3's; but that binary is only flags around
 /// `ch03_sse::serve`, which runs here with the binary's defaults.
 struct InProcess {
     addr: SocketAddr,
@@ -347,10 +369,10 @@ fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// A chapter 7 server in a process of its own, as the chapter runs
-/// it: `ch07-production --redis URL --servers 1 --name a`. It logs
-/// only warnings: one line per request would be the log's cost, not
-/// the hop's. Killed when dropped.
+/// A server in a process of its own, started as a reader starts a
+/// chapter's binary, with `--addr 127.0.0.1:0`. It logs only
+/// warnings: one line per request would be the log's cost, not the
+/// hop's. Killed when dropped.
 struct Server {
     child: Child,
     addr: SocketAddr,
@@ -358,10 +380,17 @@ struct Server {
 }
 
 impl Server {
+    /// A chapter 7 server, as the chapter runs it:
+    /// `ch07-production --redis URL --servers 1 --name a`.
     async fn start(redis: &str, name: &str) -> io::Result<Server> {
         let exe = env!("CARGO_BIN_EXE_ch07-production");
+        let flags = ["--redis", redis, "--servers", "1", "--name", name];
+        Server::spawn(Path::new(exe), &flags).await
+    }
+
+    async fn spawn(exe: &Path, flags: &[&str]) -> io::Result<Server> {
         let mut child = Command::new(exe)
-            .args(["--redis", redis, "--servers", "1", "--name", name])
+            .args(flags)
             .args(["--addr", "127.0.0.1:0"])
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
@@ -375,7 +404,7 @@ impl Server {
         let mut stdout = BufReader::new(stdout);
         let read = stdout.read_line(&mut line);
         timeout(PATIENCE, read).await.map_err(|_| {
-            io::Error::other(format!("server {name} printed nothing"))
+            io::Error::other(format!("{} printed nothing", exe.display()))
         })??;
         // The first line is `listening on http://127.0.0.1:PORT`.
         let addr = line
@@ -422,7 +451,7 @@ struct Running {
     _alone: Option<InProcess>,
     _redis: Option<Redis>,
     _servers: Vec<Server>,
-    _nginx: Option<Nginx>,
+    nginx: Option<Nginx>,
 }
 
 /// Sets a Redis parameter at run time (`CONFIG SET`).
@@ -437,7 +466,18 @@ async fn config_set(redis: &Redis, name: &str, value: &str) -> io::Result<()> {
 
 // ANCHOR: start
 /// Starts `setup`. `None`: Redis or nginx is not installed.
-async fn start(setup: Setup) -> io::Result<Option<Running>> {
+async fn start(setup: Setup, alone: &Alone) -> io::Result<Option<Running>> {
+    if let (Setup::Alone, Alone::Process(exe)) = (setup, alone) {
+        let server = Server::spawn(exe, &[SERVE_CHAPTER_3]).await?;
+        return Ok(Some(Running {
+            front: server.addr,
+            counted: vec![("chapter 3".into(), Counted::Process(server.pid()))],
+            _alone: None,
+            _redis: None,
+            _servers: vec![server],
+            nginx: None,
+        }));
+    }
     if setup == Setup::Alone {
         let alone = InProcess::start()?;
         let counted = vec![(
@@ -450,7 +490,7 @@ async fn start(setup: Setup) -> io::Result<Option<Running>> {
             _alone: Some(alone),
             _redis: None,
             _servers: Vec::new(),
-            _nginx: None,
+            nginx: None,
         }));
     }
     // A fresh Redis for each setup, so each starts on an empty log.
@@ -490,7 +530,6 @@ async fn start(setup: Setup) -> io::Result<Option<Running>> {
             return Ok(None);
         };
         front = started.addr();
-        counted.push(("nginx".into(), Counted::Processes(started.pids())));
         nginx = Some(started);
     }
     Ok(Some(Running {
@@ -499,13 +538,13 @@ async fn start(setup: Setup) -> io::Result<Option<Running>> {
         _alone: None,
         _redis: Some(redis),
         _servers: servers,
-        _nginx: nginx,
+        nginx,
     }))
 }
 // ANCHOR_END: start
 
-/// A reader's receipt: which client, which message, and when the bytes
-/// that completed the event were read.
+/// A reader's receipt: which message, and when the bytes that
+/// completed its event were read.
 struct Receipt {
     id: u64,
     at: Instant,
@@ -513,8 +552,12 @@ struct Receipt {
 
 // ANCHOR: measure
 /// One setup, once: start it, open the streams, post, count.
-async fn measure(setup: Setup, sizes: &Sizes) -> io::Result<Option<Row>> {
-    let Some(running) = start(setup).await? else {
+async fn measure(
+    setup: Setup,
+    sizes: &Sizes,
+    alone: &Alone,
+) -> io::Result<Option<Row>> {
+    let Some(mut running) = start(setup, alone).await? else {
         return Ok(None);
     };
     let n = sizes.clients;
@@ -537,6 +580,19 @@ async fn measure(setup: Setup, sizes: &Sizes) -> io::Result<Option<Row>> {
         }
     }
     spread.sort();
+    // nginx's master starts its worker after it listens: only now,
+    // with every stream open through it, is the worker surely there.
+    if let Some(nginx) = &running.nginx {
+        let pids = nginx.pids();
+        if pids.len() < 2 {
+            return Err(io::Error::other(format!(
+                "nginx without a worker: {pids:?}"
+            )));
+        }
+        running
+            .counted
+            .push(("nginx".into(), Counted::Processes(pids)));
+    }
     let mut poster = Poster::connect(running.front).await?;
     let mut last = Vec::new();
     let mut median = Vec::new();
@@ -848,6 +904,15 @@ pub fn ms(micros: u64) -> String {
     }
 }
 
+/// Microseconds of CPU time, three significant digits at most.
+fn micros(x: f64) -> String {
+    if x < 100.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.0}")
+    }
+}
+
 fn times(x: f64, base: f64) -> String {
     if base > 0.0 {
         format!("{:.1}×", x / base)
@@ -896,8 +961,7 @@ pub fn markdown(r: &Results) -> String {
         .iter()
         .map(|row| {
             let list = |v: Vec<f64>| {
-                let each: Vec<String> =
-                    v.iter().map(|x| format!("{x:.1}")).collect();
+                let each: Vec<String> = v.iter().map(|x| micros(*x)).collect();
                 if each.is_empty() {
                     "–".to_owned()
                 } else {
@@ -912,11 +976,11 @@ pub fn markdown(r: &Results) -> String {
                 row.spread.iter().map(|(_, n)| n.to_string()).collect();
             vec![
                 row.setup.name(),
-                spread.join(" + "),
+                spread.join("/"),
                 servers,
                 list(row.cpu_of("redis-server")),
                 list(row.cpu_of("nginx")),
-                format!("{:.1}", row.cpu_total()),
+                micros(row.cpu_total()),
                 times(row.cpu_total(), base_cpu),
             ]
         })
@@ -973,25 +1037,30 @@ fn caption(r: &Results) -> String {
         " The machine was busy with other work (a load average of 1 or more): \
          the times and CPU numbers are upper bounds."
     };
+    let where_alone = match r.alone {
+        Alone::Process(_) => "in a process of its own, with its binary's defaults",
+        Alone::InProcess => "in the harness's process, on threads of its own",
+    };
     let text = format!(
         "Measured on {day} on {cpus} CPU cores ({model}), Linux {kernel}, \
          {rustc}, in a {build} build, with redis-server {redis} and nginx \
-         {nginx} (the chapter's nginx.conf, one worker). The load average \
-         was {before} before the run and {after} after it. {clients} event \
-         streams, spread by nginx's round robin; {rounds} messages posted \
-         one at a time, {gap} ms apart, after {warmup} rounds not counted. \
-         A delay runs from just before the POST is written until the last \
-         stream (last) or half of the streams (median) have parsed the \
-         event. CPU time is that of every process in the setup during the \
-         rounds, read from /proc, per delivered message (messages × \
-         streams). Each setup ran {repeats} times, all setups in turn; the \
-         tables show each setup's run with the median CPU time. Chapter 3 \
-         ran in the bench's process on a runtime and threads of its own \
-         (its CPU time is its threads'); chapter 7's servers, Redis and \
-         nginx each ran in their own processes. The clients ran in the \
-         bench's process, on the same cores. Redis answered a post before \
-         writing it to disk (appendfsync everysec), except in \"on disk\" \
-         (appendfsync always). The whole run took {secs:.0} s.{busy}",
+         {nginx}. The load average was {before} before the run and {after} \
+         after it. Chapter 3 alone: its server, {where_alone}. 1 server: \
+         one chapter 7 server on Redis, streams and posts straight to it. \
+         nginx + N servers: N chapter 7 servers, each a process, behind the \
+         chapter's nginx.conf (one worker, round robin). Redis answered a \
+         post before writing it to disk (appendfsync everysec), except in \
+         \"on disk\" (appendfsync always). {clients} event streams; \
+         {rounds} messages posted one at a time, {gap} ms apart, after \
+         {warmup} rounds not counted. A delay runs from just before the \
+         POST is written until the last stream (last) or half of the \
+         streams (median) have parsed the event. CPU time is that of each \
+         process in the setup during the rounds (Redis's and nginx's too), \
+         read from /proc, per delivered message (messages × streams). The \
+         clients ran in one more process, on the same cores, and are not \
+         counted. Each setup ran {repeats} times, all setups in turn; the \
+         tables show each setup's run with the median CPU time. The whole \
+         run took {secs:.0} s.{busy}",
         cpus = m.cpus,
         model = m.cpu_model,
         kernel = m.kernel,
@@ -1077,14 +1146,18 @@ pub fn reading(r: &Results) -> String {
         Setup::Direct,
         Setup::DirectOnDisk,
     );
-    if let Some(direct) = row_of(r, Setup::Direct) {
-        for (name, us) in &direct.cpu {
+    for setup in [Setup::Direct, Setup::Proxied(1), Setup::Proxied(3)] {
+        let Some(row) = row_of(r, setup) else {
+            continue;
+        };
+        for (name, us) in &row.cpu {
             let _ = writeln!(
                 out,
-                "1 server: {name} used {us:.2} µs per delivered message, \
-                 {:.0} µs per post ({:.0}% of the total).",
-                us * direct.clients as f64,
-                100.0 * us / direct.cpu_total().max(f64::MIN_POSITIVE),
+                "{}: {name} used {us:.2} µs per delivered message, {:.0} µs \
+                 per post ({:.0}% of the total).",
+                setup.name(),
+                us * row.clients as f64,
+                100.0 * us / row.cpu_total().max(f64::MIN_POSITIVE),
             );
         }
     }
