@@ -47,11 +47,7 @@ pub async fn serve(
     let routes = routes(store, &config)
         .recover(chat::errors::recover)
         .with(warp::trace::request());
-    warp::serve(routes)
-        .incoming(listener)
-        .graceful(shutdown)
-        .run()
-        .await;
+    chat::server::serve(listener, routes, shutdown).await;
 }
 // ANCHOR_END: serve
 

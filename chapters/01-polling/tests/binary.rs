@@ -1,5 +1,6 @@
-//! `cargo run -p ch01-polling` as a reader runs it (SPEC.md §2): the
-//! `listening on` line, the page, the flags, a clean stop on SIGTERM.
+//! `cargo run -p ch01-polling` as a reader runs it (the introduction, "Run
+//! a chapter"): the `listening on` line, the page, the flags, a clean stop
+//! on SIGTERM.
 
 use std::time::Duration;
 

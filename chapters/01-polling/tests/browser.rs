@@ -28,25 +28,13 @@ async fn a_message_posted_in_one_page_appears_in_the_other() {
     let tap = Tap::start(server.addr()).await.unwrap();
     let url = format!("http://{}/", tap.addr());
 
-    let ana = browser.page().await;
-    let ben = browser.page().await;
-    ana.goto(&url).await;
-    ben.goto(&url).await;
-    ben.wait_for_text("#status", "polling every 0.2 s", PATIENCE)
-        .await;
-
-    ana.fill("#user", "ana").await;
-    ana.fill("#text", "hello from ana").await;
-    ana.click("#send button").await;
-    ben.wait_for_text("#messages", "hello from ana", PATIENCE)
-        .await;
+    let ready = "polling every 0.2 s";
+    let (ana, ben) = browser.chatting(&url, ready, "hello from ana").await;
     ana.wait_for_text("#messages", "hello from ana", PATIENCE)
         .await;
 
     // A message is text, never HTML: the tags show as typed.
-    ben.fill("#user", "ben").await;
-    ben.fill("#text", "<b>not bold</b>").await;
-    ben.click("#send button").await;
+    ben.say("ben", "<b>not bold</b>").await;
     ana.wait_for_text("#messages", "<b>not bold</b>", PATIENCE)
         .await;
     assert_eq!(
@@ -61,9 +49,7 @@ async fn a_message_posted_in_one_page_appears_in_the_other() {
     assert_eq!(ben.eval(ids).await, serde_json::json!(["1", "2"]));
 
     // An error from the server is shown to the user, in its words.
-    ana.fill("#user", "   ").await;
-    ana.fill("#text", "who am I?").await;
-    ana.click("#send button").await;
+    ana.say("   ", "who am I?").await;
     ana.wait_for_text("#error", "user must not be blank", PATIENCE)
         .await;
 

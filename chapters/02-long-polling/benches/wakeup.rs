@@ -21,8 +21,9 @@ mod common;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::{parked, Http};
+use common::parked;
 use tokio::sync::mpsc;
+use wire::{Request, Response};
 
 const ROUNDS: usize = 500;
 
@@ -38,9 +39,9 @@ async fn run() {
     // The server is the chapter's binary, as a reader runs it, but
     // with only warnings logged: the time of one log line per
     // request is not what this measures.
-    std::env::set_var("RUST_LOG", "warn");
     let exe = env!("CARGO_BIN_EXE_ch02-long-polling");
-    let server = wire::process::Server::start(exe, &[]).await;
+    let quiet = [("RUST_LOG", "warn")];
+    let server = wire::process::Server::start_with_env(exe, &[], &quiet).await;
     let addr = server.addr;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!("long-poll wake-up, {cores} cores, {ROUNDS} rounds per line");
@@ -84,14 +85,15 @@ async fn wakeup(addr: SocketAddr, n: usize, repoll: Repoll) -> Percentiles {
     let (next_round, round) = tokio::sync::watch::channel(0usize);
     let mut clients = Vec::new();
     for _ in 0..n {
-        let mut http = Http::connect(addr).await;
+        let mut http = common::connect(addr).await;
         let done = done.clone();
         let mut round = round.clone();
         clients.push(tokio::spawn(async move {
             let mut cursor = newest;
             loop {
                 let target = format!("/messages?after={cursor}&wait=50");
-                let (status, _) = http.request("GET", &target, None).await;
+                let answer = http.try_send(Request::get(&target)).await;
+                let Response { status, .. } = answer.expect("an answer");
                 assert_eq!(status, 200);
                 cursor += 1;
                 if done.send(Instant::now()).is_err() {
@@ -104,13 +106,14 @@ async fn wakeup(addr: SocketAddr, n: usize, repoll: Repoll) -> Percentiles {
             }
         }));
     }
-    let mut poster = Http::connect(addr).await;
+    let mut poster = common::connect(addr).await;
     let mut times = Vec::with_capacity(ROUNDS);
     for round in 0..ROUNDS {
         wait_until_parked(addr, n).await;
         let json = format!(r#"{{"user":"bench","text":"round {round}"}}"#);
         let start = Instant::now();
-        let (status, _) = poster.request("POST", "/messages", Some(&json)).await;
+        let post = Request::post_json("/messages", &json);
+        let status = poster.send(post).await.status;
         assert_eq!(status, 201);
         let mut last = start;
         for _ in 0..n {
@@ -146,9 +149,9 @@ async fn idle(addr: SocketAddr, pid: u32, n: usize) {
     let newest = newest_id(addr).await;
     let mut clients = Vec::new();
     for _ in 0..n {
-        let mut http = Http::connect(addr).await;
+        let mut http = common::connect(addr).await;
         let target = format!("/messages?after={newest}&wait=50");
-        http.write("GET", &target, None).await;
+        http.write(Request::get(&target)).await;
         clients.push(http);
     }
     wait_until_parked(addr, n).await;
@@ -171,12 +174,13 @@ async fn storm(addr: SocketAddr, n: usize, messages: u64) {
     let target_id = newest + messages;
     let mut clients = Vec::new();
     for _ in 0..n {
-        let mut http = Http::connect(addr).await;
+        let mut http = common::connect(addr).await;
         clients.push(tokio::spawn(async move {
             let (mut cursor, mut answers) = (newest, 0u64);
             while cursor < target_id {
                 let target = format!("/messages?after={cursor}&wait=50");
-                let (status, body) = http.request("GET", &target, None).await;
+                let answer = http.try_send(Request::get(&target)).await;
+                let Response { status, body, .. } = answer.expect("an answer");
                 assert_eq!(status, 200);
                 let got: Vec<serde_json::Value> =
                     serde_json::from_slice(&body).unwrap();
@@ -187,11 +191,12 @@ async fn storm(addr: SocketAddr, n: usize, messages: u64) {
         }));
     }
     wait_until_parked(addr, n).await;
-    let mut poster = Http::connect(addr).await;
+    let mut poster = common::connect(addr).await;
     let start = Instant::now();
     for i in 0..messages {
         let json = format!(r#"{{"user":"bench","text":"storm {i}"}}"#);
-        let (status, _) = poster.request("POST", "/messages", Some(&json)).await;
+        let post = Request::post_json("/messages", &json);
+        let status = poster.send(post).await.status;
         assert_eq!(status, 201);
     }
     let mut answers = 0;
@@ -215,11 +220,12 @@ fn ms(d: Duration) -> f64 {
 
 /// The id of the newest message, read page by page with `wait=0`.
 async fn newest_id(addr: SocketAddr) -> u64 {
-    let mut http = Http::connect(addr).await;
+    let mut http = common::connect(addr).await;
     let mut cursor = 0;
     loop {
         let target = format!("/messages?after={cursor}&wait=0");
-        let (status, body) = http.request("GET", &target, None).await;
+        let answer = http.try_send(Request::get(&target)).await;
+        let Response { status, body, .. } = answer.expect("an answer");
         if status == 204 {
             return cursor;
         }

@@ -15,11 +15,11 @@ use std::future::Future;
 
 use serde::Serialize;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
 use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
+use chat::server::Stop;
 use chat::Store;
 pub use long_poll::LongPoll;
 pub use waiters::Waiters;
@@ -55,28 +55,24 @@ pub async fn serve(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    let (stop, stopping) = watch::channel(false);
+    let stop = Stop::new();
     let state = LongPoll {
         store: chat::server::store(config.history, config.run.clone()),
         waiters: Waiters::new(config.max_waiters),
-        stopping,
+        stopping: stop.shutdown(),
     };
     let routes = routes(state)
         .recover(chat::errors::recover)
         .with(warp::trace::request());
-    // warp's graceful shutdown stops accepting, then waits for every
+    // A graceful shutdown stops accepting, then waits for every
     // request in flight. A parked request is in flight, and would
     // hold the shutdown for up to its `wait`. So the same signal also
     // tells the parked requests to answer now.
     let shutdown = async move {
         shutdown.await;
-        stop.send_replace(true);
+        stop.now();
     };
-    warp::serve(routes)
-        .incoming(listener)
-        .graceful(shutdown)
-        .run()
-        .await;
+    chat::server::serve(listener, routes, shutdown).await;
 }
 // ANCHOR_END: serve
 

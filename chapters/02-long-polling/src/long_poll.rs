@@ -7,13 +7,13 @@
 
 use std::time::Duration;
 
-use tokio::sync::watch;
 use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use chat::reply::{error, json_bytes};
 use chat::routes::{conflict, query, Query, PAGE_SIZE};
+use chat::server::Shutdown;
 use chat::{Page, Store};
 
 use crate::waiters::Waiters;
@@ -38,8 +38,8 @@ pub const STOPPING_RETRY_SECONDS: u64 = 2;
 pub struct LongPoll {
     pub store: Store,
     pub waiters: Waiters,
-    /// Becomes `true` when the server starts to shut down.
-    pub stopping: watch::Receiver<bool>,
+    /// The server's stop: a parked request answers when it begins.
+    pub stopping: Shutdown,
 }
 // ANCHOR_END: state
 
@@ -102,7 +102,7 @@ async fn long_poll(query: Query, state: LongPoll) -> Response {
     if wait.is_zero() {
         return no_content();
     }
-    if *state.stopping.borrow() {
+    if state.stopping.is_stopping() {
         return stopping();
     }
     let Some(slot) = state.waiters.park() else {
@@ -113,7 +113,6 @@ async fn long_poll(query: Query, state: LongPoll) -> Response {
     // the task sleeps until a post, the timeout or the shutdown wakes
     // it, and uses no CPU meanwhile.
     let answer = tokio::time::timeout(wait, async {
-        let mut stop = state.stopping.clone();
         loop {
             tokio::select! {
                 changed = news.changed() => {
@@ -128,7 +127,7 @@ async fn long_poll(query: Query, state: LongPoll) -> Response {
                         Ok(_) => {}
                     }
                 }
-                _ = stop.wait_for(|stopping| *stopping) => {
+                () = state.stopping.stopped() => {
                     return stopping();
                 }
             }

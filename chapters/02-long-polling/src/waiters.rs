@@ -6,15 +6,14 @@
 //! the server counts them, refuses more than `--max-waiters`, and
 //! shows the count at `GET /stats`.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use chat::limit::{self, Limit};
 
 // ANCHOR: waiters
-/// The parked requests, counted. Cloning shares the count.
+/// The parked requests, counted with the chat's [`Limit`], the bound
+/// that chapter 3 puts on its event streams. Cloning shares the count.
 #[derive(Clone, Debug)]
 pub struct Waiters {
-    parked: Arc<AtomicUsize>,
-    max: usize,
+    limit: Limit,
 }
 
 /// One parked request's place in the count. Dropping it frees the
@@ -22,7 +21,9 @@ pub struct Waiters {
 /// because its client went away.
 #[derive(Debug)]
 pub struct Slot {
-    parked: Arc<AtomicUsize>,
+    /// Held for its drop, which gives the place back.
+    _place: limit::Slot,
+    waiters: Waiters,
     answered: bool,
 }
 
@@ -30,31 +31,27 @@ impl Waiters {
     /// At most `max` requests may be parked at the same time.
     pub fn new(max: usize) -> Self {
         Waiters {
-            parked: Arc::new(AtomicUsize::new(0)),
-            max,
+            limit: Limit::new(max),
         }
     }
 
     /// A place for one more parked request, or `None` when all
-    /// `max` places are taken.
+    /// `max` places are taken. The limit checks and takes in one
+    /// step: two requests that arrive at the same time can never both
+    /// take the last place.
     pub fn park(&self) -> Option<Slot> {
-        // Take a place first, then check: two requests that arrive at
-        // the same time can never both take the last place.
-        let before = self.parked.fetch_add(1, Ordering::SeqCst);
-        if before >= self.max {
-            self.parked.fetch_sub(1, Ordering::SeqCst);
-            return None;
-        }
-        tracing::debug!(parked = before + 1, "request parked");
+        let place = self.limit.take()?;
+        tracing::debug!(parked = self.parked(), "request parked");
         Some(Slot {
-            parked: self.parked.clone(),
+            _place: place,
+            waiters: self.clone(),
             answered: false,
         })
     }
 
     /// How many requests are parked now.
     pub fn parked(&self) -> usize {
-        self.parked.load(Ordering::SeqCst)
+        self.limit.open()
     }
 }
 
@@ -68,7 +65,8 @@ impl Slot {
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        let parked = self.parked.fetch_sub(1, Ordering::SeqCst) - 1;
+        // The place is given back right after this: count without it.
+        let parked = self.waiters.parked().saturating_sub(1);
         if self.answered {
             tracing::debug!(parked, "parked request answered");
         } else {

@@ -1,6 +1,6 @@
-//! `cargo run -p ch02-long-polling` as a reader runs it (SPEC.md §2):
-//! the `listening on` line, the page, the flags, and a stop on SIGTERM
-//! that does not wait for the parked requests to time out.
+//! `cargo run -p ch02-long-polling` as a reader runs it (the introduction,
+//! "Run a chapter"): the `listening on` line, the page, the flags, and a
+//! stop on SIGTERM that does not wait for the parked requests to time out.
 
 use std::time::Duration;
 

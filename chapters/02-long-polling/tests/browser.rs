@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use ch02_long_polling::{serve, Config};
 use common::wait_parked;
-use wire::{Dir, Event, EventKind, Tap, TestServer};
+use wire::{Dir, Event, EventKind, Request, Tap, TestServer};
 
 /// Bounds a failure, not a speed: a passing test goes on at once.
 const PATIENCE: Duration = Duration::from_secs(15);
@@ -96,9 +96,7 @@ async fn a_parked_request_carries_the_message_to_the_other_page() {
     // Both pages have a request parked at the server.
     wait_parked(server.addr(), 2).await;
 
-    ana.fill("#user", "ana").await;
-    ana.fill("#text", "hello from ana").await;
-    ana.click("#send button").await;
+    ana.say("ana", "hello from ana").await;
     ben.wait_for_text("#messages", "hello from ana", PATIENCE)
         .await;
     ana.wait_for_text("#messages", "hello from ana", PATIENCE)
@@ -118,9 +116,7 @@ async fn a_parked_request_carries_the_message_to_the_other_page() {
     wait_parked(server.addr(), 2).await;
 
     // A message is text, never HTML: the tags show as typed.
-    ben.fill("#user", "ben").await;
-    ben.fill("#text", "<b>not bold</b>").await;
-    ben.click("#send button").await;
+    ben.say("ben", "<b>not bold</b>").await;
     ana.wait_for_text("#messages", "<b>not bold</b>", PATIENCE)
         .await;
     let bold = "document.querySelectorAll('#messages b').length";
@@ -178,10 +174,10 @@ async fn the_page_backs_off_while_the_server_is_gone() {
     wait_parked(addr, 1).await;
     page.wait_for_text("#status", "waiting for news", PATIENCE)
         .await;
-    let mut http = common::Http::connect(addr).await;
+    let mut http = common::connect(addr).await;
     let json = r#"{"user":"ben","text":"welcome back"}"#;
-    let (status, _) = http.request("POST", "/messages", Some(json)).await;
-    assert_eq!(status, 201);
+    let response = http.send(Request::post_json("/messages", json)).await;
+    assert_eq!(response.status, 201);
     page.wait_for_text("#messages", "welcome back", PATIENCE)
         .await;
     page.close().await;
@@ -216,10 +212,10 @@ async fn two_tabs_of_one_browser_both_wait_at_the_server() {
     page.goto(&url).await;
     wait_parked(server.addr(), 2).await;
 
-    let mut http = common::Http::connect(server.addr()).await;
+    let mut http = common::connect(server.addr()).await;
     let json = r#"{"user":"ben","text":"to both tabs"}"#;
-    let (status, _) = http.request("POST", "/messages", Some(json)).await;
-    assert_eq!(status, 201);
+    let response = http.send(Request::post_json("/messages", json)).await;
+    assert_eq!(response.status, 201);
     page.wait_for_text("#messages", "to both tabs", PATIENCE)
         .await;
     page.webdriver().switch_to_window(first).await.unwrap();

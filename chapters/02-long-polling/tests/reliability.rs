@@ -10,9 +10,9 @@ mod common;
 use std::time::Duration;
 
 use ch02_long_polling::{serve, Config};
-use common::{wait_parked, Http};
+use common::wait_parked;
 use tokio::task::JoinSet;
-use wire::TestServer;
+use wire::{Client, Request, Response, TestServer};
 
 const CLIENTS: u64 = 100;
 const MESSAGES: u64 = 1000;
@@ -23,12 +23,15 @@ const LIMIT: Duration = Duration::from_secs(120);
 
 /// One client, as the page does it: poll from the cursor, move the
 /// cursor to the newest id received, poll again at once.
-async fn client(http: &mut Http) -> Vec<u64> {
+async fn client(http: &mut Client) -> Vec<u64> {
     let mut ids = Vec::new();
     let mut cursor = 0;
     while cursor < MESSAGES {
         let target = format!("/messages?after={cursor}&wait=10");
-        let (status, body) = http.request("GET", &target, None).await;
+        // No time limit on one poll: the server holds it up to `wait`,
+        // and `LIMIT` bounds the whole run.
+        let answer = http.try_send(Request::get(&target)).await;
+        let Response { status, body, .. } = answer.expect("an answer");
         match status {
             200 => {
                 let messages: Vec<serde_json::Value> =
@@ -54,20 +57,19 @@ async fn every_client_gets_every_message_once_in_order() {
     let run = async {
         let mut clients = JoinSet::new();
         for _ in 0..CLIENTS {
-            let mut http = Http::connect(addr).await;
+            let mut http = common::connect(addr).await;
             clients.spawn(async move { client(&mut http).await });
         }
         // Start posting only once every client is parked.
         wait_parked(addr, CLIENTS).await;
         let mut posters = JoinSet::new();
         for poster in 0..POSTERS {
-            let mut http = Http::connect(addr).await;
+            let mut http = common::connect(addr).await;
             posters.spawn(async move {
                 for n in 0..MESSAGES / POSTERS {
                     let json = format!(r#"{{"user":"p{poster}","text":"{n}"}}"#);
-                    let (status, _) =
-                        http.request("POST", "/messages", Some(&json)).await;
-                    assert_eq!(status, 201);
+                    let post = Request::post_json("/messages", &json);
+                    assert_eq!(http.send(post).await.status, 201);
                 }
             });
         }

@@ -12,6 +12,7 @@ use warp::{Filter, Rejection, Reply};
 
 use chat::limit::{Limit, Slot};
 use chat::routes::{query, with_store, Query, PAGE_SIZE};
+use chat::server::Shutdown;
 use chat::{Cursor, Reset, Store, Stored};
 
 use crate::format;
@@ -23,15 +24,15 @@ pub struct Settings {
     pub retry: Duration,
     /// A comment goes out after this long without an event.
     pub heartbeat: Duration,
-    /// Turns `true` when the server starts to shut down.
-    pub draining: watch::Receiver<bool>,
+    /// The server's stop: its drain begins with it.
+    pub draining: Shutdown,
     /// The bound on open streams (`--max-connections`). Clones share
     /// it: chapter 5's rooms count against one bound.
     pub limit: Limit,
 }
 
 impl Settings {
-    pub fn new(config: &crate::Config, draining: watch::Receiver<bool>) -> Self {
+    pub fn new(config: &crate::Config, draining: Shutdown) -> Self {
         Settings {
             retry: config.retry,
             heartbeat: config.heartbeat,
@@ -68,7 +69,7 @@ fn open(
     // EventSource reconnects after a network error or the end of a
     // stream, but never after a response that is not a 200 with
     // `text/event-stream` (WHATWG HTML §9.2.3).
-    if *settings.draining.borrow() {
+    if settings.draining.is_stopping() {
         return warp::reply::with_status(warp::reply(), StatusCode::NO_CONTENT)
             .into_response();
     }
@@ -147,7 +148,7 @@ pub struct Events {
     notices: watch::Receiver<Option<String>>,
     /// A notice changed and is not sent yet.
     notice_due: bool,
-    draining: watch::Receiver<bool>,
+    draining: Shutdown,
     heartbeat: Interval,
     /// This stream's place under `--max-connections`.
     _slot: Slot,
@@ -187,7 +188,7 @@ impl Events {
     /// write. `None` ends the stream (the server drains).
     pub async fn next_chunk(&mut self) -> Option<Bytes> {
         loop {
-            if *self.draining.borrow() {
+            if self.draining.is_stopping() {
                 // Ending the body ends the response with its last
                 // chunk, and the browser will reconnect.
                 return None;
@@ -230,18 +231,12 @@ impl Events {
                 _ = self.heartbeat.tick() => {
                     return Some(format::comment("heartbeat").into());
                 }
-                _ = drained(&mut self.draining) => return None,
+                () = self.draining.stopped() => return None,
             }
         }
     }
 }
 // ANCHOR_END: stream
-
-/// Completes once the server drains (or has stopped).
-pub(crate) async fn drained(draining: &mut watch::Receiver<bool>) {
-    // An error means the sender is gone: the server has stopped.
-    let _ = draining.wait_for(|d| *d).await;
-}
 
 // ANCHOR: message_event
 /// `id: b2.3` / `event: message` / `data: {"id":3,…}`. The id is the
@@ -280,6 +275,7 @@ fn notice_event(notice: Option<&str>) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chat::server::Stop;
     use chat::{NewMessage, Run};
 
     fn post(store: &Store, text: &str) {
@@ -290,12 +286,12 @@ mod tests {
         });
     }
 
-    fn settings() -> (watch::Sender<bool>, Settings) {
-        let (stop, draining) = watch::channel(false);
+    fn settings() -> (Stop, Settings) {
+        let stop = Stop::new();
         let settings = Settings {
             retry: Duration::from_secs(2),
             heartbeat: Duration::from_secs(3600),
-            draining,
+            draining: stop.shutdown(),
             limit: Limit::new(10),
         };
         (stop, settings)
@@ -344,7 +340,7 @@ mod tests {
         let slot = settings.limit.take().unwrap();
         let mut stream = Events::new(store, Cursor::start(), &settings, slot);
         assert!(stream.next_chunk().await.is_some());
-        stop.send_replace(true);
+        stop.now();
         assert!(stream.next_chunk().await.is_none());
     }
 

@@ -19,10 +19,10 @@ use std::future::Future;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::watch;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
+use chat::server::Stop;
 use chat::Store;
 
 /// What the server needs to know: the flags of `main.rs`.
@@ -69,8 +69,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     let store = chat::server::store(config.history, config.run.clone());
-    let (drain, draining) = watch::channel(false);
-    let settings = events::Settings::new(&config, draining);
+    let drain = Stop::new();
+    let settings = events::Settings::new(&config, drain.shutdown());
     let routes = routes(store, settings)
         .recover(chat::errors::recover)
         .with(warp::trace::request());
@@ -78,17 +78,13 @@ pub async fn serve(
     let stop = async move {
         shutdown.await;
         tracing::info!(?drain_for, "draining: streams end, reconnects get 204");
-        drain.send_replace(true);
+        drain.now();
         tokio::time::sleep(drain_for).await;
         // Dropping `drain` here ends any stream that is still open.
     };
     // A stream never finishes by itself, so without the drain signal
     // a graceful shutdown would wait for it forever.
-    warp::serve(routes)
-        .incoming(listener)
-        .graceful(stop)
-        .run()
-        .await;
+    chat::server::serve(listener, routes, stop).await;
 }
 // ANCHOR_END: serve
 

@@ -13,15 +13,14 @@ use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
 use chat::routes::with_store;
+use chat::server::Shutdown;
 use chat::Store;
-
-use crate::events::drained;
 
 // ANCHOR: stream
 // GET /stream
 pub fn stream(
     store: Store,
-    draining: watch::Receiver<bool>,
+    draining: Shutdown,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     warp::path!("stream")
         .and(warp::get())
@@ -53,7 +52,7 @@ struct Plain {
     store: Store,
     cursor: u64,
     newest: watch::Receiver<u64>,
-    draining: watch::Receiver<bool>,
+    draining: Shutdown,
 }
 
 impl Plain {
@@ -66,7 +65,7 @@ impl Plain {
             }
             tokio::select! {
                 changed = self.newest.changed() => changed.ok()?,
-                _ = drained(&mut self.draining) => return None,
+                () = self.draining.stopped() => return None,
             }
         }
     }

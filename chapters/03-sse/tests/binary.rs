@@ -1,6 +1,6 @@
-//! `cargo run -p ch03-sse` as a reader runs it (SPEC.md §2): the
-//! `listening on` line, the page, the flags, a clean stop on SIGTERM
-//! with a stream still open.
+//! `cargo run -p ch03-sse` as a reader runs it (the introduction, "Run a
+//! chapter"): the `listening on` line, the page, the flags, a clean stop on
+//! SIGTERM with a stream still open.
 
 use std::time::Duration;
 

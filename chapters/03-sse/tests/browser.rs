@@ -63,9 +63,7 @@ async fn chromium_reconnects_with_last_event_id_and_stops_on_204() {
     ana.wait_for_text("#status", "connected", PATIENCE).await;
 
     // One message through the form, one from another client.
-    ana.fill("#user", "ana").await;
-    ana.fill("#text", "one").await;
-    ana.click("#send button").await;
+    ana.say("ana", "one").await;
     let mut ben = Client::connect(&tap, &tap.addr().to_string()).await;
     post(&mut ben, "two").await;
     ana.wait_for_text("#messages", "two", PATIENCE).await;

@@ -13,10 +13,10 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use ch03_sse::{serve, Config};
-use wire::http1::{Dir, Http1, Piece};
+use wire::http1::{Http1, Piece};
 use wire::sse::{Output, Parser};
 use wire::tap::Recording;
-use wire::{EventKind, Request, Scenario};
+use wire::{Dir, EventKind, Request, Scenario};
 
 const MESSAGES: u64 = 1000;
 const CUTS: usize = 100;

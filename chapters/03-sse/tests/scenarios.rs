@@ -52,50 +52,14 @@ fn open(target: &str, last_event_id: Option<&str>) -> Request {
 }
 // ANCHOR_END: open
 
-/// True when the bytes sent to `conn` so far end with a whole chunk of
-/// the stream (its data ends in LF, then the chunk's CR LF). A test
-/// that goes on before this could see the chunk's last bytes recorded
-/// after its next step, and the transcript would change.
-fn at_chunk_end(events: &[wire::Event], conn: usize) -> bool {
-    let down = events.iter().filter(|e| e.conn == conn);
-    let mut tail: Vec<u8> = Vec::new();
-    for event in down {
-        if let wire::EventKind::Data {
-            dir: Dir::ToClient,
-            bytes,
-        } = &event.kind
-        {
-            tail.extend_from_slice(bytes);
-            let keep = tail.len().saturating_sub(3);
-            tail.drain(..keep);
-        }
-    }
-    tail.ends_with(b"\n\r\n")
-}
-
 /// Waits until the tap has recorded `n` events on `conn`.
 async fn wait_events(s: &Scenario, conn: usize, n: usize) -> Vec<sse::Event> {
-    let what = format!("{n} events on C{conn}");
-    s.tap
-        .wait_until(&what, PATIENCE, |events| {
-            sse::events_in(events, conn).len() >= n && at_chunk_end(events, conn)
-        })
-        .await;
-    let events = sse::events_in(&s.tap.events(), conn);
-    assert_eq!(events.len(), n, "more events than expected: {events:?}");
-    events
+    wire::scenario::wait_events(&s.tap, conn, n, PATIENCE).await
 }
 
 /// Waits until the stream on `conn` has sent its `retry:` line.
 async fn wait_retry(s: &Scenario, conn: usize) {
-    let what = format!("retry on C{conn}");
-    s.tap
-        .wait_until(&what, PATIENCE, |events| {
-            let outputs = sse::outputs_in(events, conn);
-            let retry = outputs.iter().any(|o| matches!(o, sse::Output::Retry(_)));
-            retry && at_chunk_end(events, conn)
-        })
-        .await;
+    wire::scenario::wait_retry(&s.tap, conn, PATIENCE).await
 }
 
 // ANCHOR: post_while_streaming

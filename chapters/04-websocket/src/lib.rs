@@ -92,18 +92,14 @@ pub async fn serve(
         .recover(chat::errors::recover)
         .with(warp::trace::request());
     // After a 101, the socket no longer belongs to the HTTP server:
-    // warp's graceful stop does not wait for it, or tell it. So the
+    // its graceful stop does not wait for it, or tell it. So the
     // signal first tells every socket to close, then stops HTTP.
     let closing = sockets.clone();
     let signal = async move {
         shutdown.await;
         closing.close_all();
     };
-    warp::serve(routes)
-        .incoming(listener)
-        .graceful(signal)
-        .run()
-        .await;
+    chat::server::serve(listener, routes, signal).await;
     // Each socket sends close 1001 and waits a moment for the reply.
     sockets.wait_closed(Duration::from_secs(5)).await;
 }

@@ -10,7 +10,6 @@
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::watch;
 use tokio::time::{interval_at, timeout, Instant, MissedTickBehavior};
 use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -66,7 +65,7 @@ async fn talk(
     limits: &Limits,
     sockets: &Sockets,
 ) {
-    let mut stop = sockets.stopping();
+    let stop = sockets.stopping();
     let mut newest = store.subscribe();
     // What the store says about itself (chapter 7: the shared log is
     // down, or back): one text frame `{"notice":…}` each time.
@@ -107,7 +106,7 @@ async fn talk(
             Err(stuck) => return stuck.log(),
         }
         tokio::select! {
-            _ = stopped(&mut stop) => {
+            () = stop.stopped() => {
                 return close(socket, 1001, "the server is shutting down").await;
             }
             frame = socket.next() => match frame {
@@ -157,11 +156,6 @@ async fn talk(
     }
 }
 // ANCHOR_END: run
-
-/// Completes when the server shuts down (at once if it already has).
-async fn stopped(stop: &mut watch::Receiver<bool>) {
-    let _ = stop.wait_for(|stop| *stop).await;
-}
 
 // ANCHOR: resume
 /// The first frames on a new socket: the messages after the client's

@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use chat::limit::{self, Limit};
-use tokio::sync::watch;
+use chat::server::{Shutdown, Stop};
 
 // ANCHOR: sockets
 /// The open sockets. Cloning shares the same count and signal.
@@ -20,8 +20,8 @@ pub struct Sockets {
     /// The bound (`--max-connections`) and the count of places taken.
     /// A place is taken during the handshake, before the 101.
     limit: Limit,
-    /// Becomes `true` when the server shuts down.
-    stop: watch::Sender<bool>,
+    /// Tells every socket that the server shuts down.
+    stop: Stop,
 }
 
 /// One socket's place. Dropping it frees the place, however the
@@ -34,7 +34,7 @@ impl Sockets {
     pub fn new(max: usize) -> Self {
         Sockets {
             limit: Limit::new(max),
-            stop: watch::Sender::new(false),
+            stop: Stop::new(),
         }
     }
 
@@ -55,12 +55,12 @@ impl Sockets {
 
     /// Tells every socket, open now or opened later, to close.
     pub fn close_all(&self) {
-        self.stop.send_replace(true);
+        self.stop.now();
     }
 
-    /// A receiver that turns `true` when the server shuts down.
-    pub fn stopping(&self) -> watch::Receiver<bool> {
-        self.stop.subscribe()
+    /// The server's stop, as each socket waits for it.
+    pub fn stopping(&self) -> Shutdown {
+        self.stop.shutdown()
     }
 
     /// Waits until every socket is closed, at most `limit`.

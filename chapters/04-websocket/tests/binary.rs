@@ -1,6 +1,6 @@
-//! `cargo run -p ch04-websocket` as a reader runs it (SPEC.md §2): the
-//! `listening on` line, the page, the flags, and on SIGTERM a close
-//! frame 1001 for every open socket.
+//! `cargo run -p ch04-websocket` as a reader runs it (the introduction,
+//! "Run a chapter"): the `listening on` line, the page, the flags, and on
+//! SIGTERM a close frame 1001 for every open socket.
 
 use std::time::Duration;
 

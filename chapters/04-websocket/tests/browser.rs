@@ -25,22 +25,12 @@ async fn two_pages_chat_over_websocket() {
     let tap = Tap::start(server.addr()).await.unwrap();
     let url = format!("http://{}/", tap.addr());
 
-    let ana = browser.page().await;
-    let ben = browser.page().await;
-    ana.goto(&url).await;
-    ben.goto(&url).await;
+    let (ana, ben) = browser.chatting(&url, "connected", "hello from ana").await;
     for page in [&ana, &ben] {
-        page.wait_for_text("#status", "connected", PATIENCE).await;
         // The browser offered chat.v1 and the server selected it.
         page.wait_for_text("#frames", "open (subprotocol chat.v1)", PATIENCE)
             .await;
     }
-
-    ana.fill("#user", "ana").await;
-    ana.fill("#text", "hello from ana").await;
-    ana.click("#send button").await;
-    ben.wait_for_text("#messages", "hello from ana", PATIENCE)
-        .await;
     ana.wait_for_text("#messages", "hello from ana", PATIENCE)
         .await;
     // What the page sent and got, in bytes of UTF-8.
@@ -53,9 +43,7 @@ async fn two_pages_chat_over_websocket() {
 
     // A post that breaks a rule gets an error frame, in words, and
     // the socket stays open.
-    ben.fill("#user", "   ").await;
-    ben.fill("#text", "who am I?").await;
-    ben.click("#send button").await;
+    ben.say("   ", "who am I?").await;
     ben.wait_for_text("#error", "user must not be blank", PATIENCE)
         .await;
     assert_eq!(ben.text("#status").await, "connected");
@@ -116,9 +104,7 @@ async fn a_page_reconnects_with_its_cursor() {
     let page = browser.page().await;
     page.goto(&url).await;
     page.wait_for_text("#status", "connected", PATIENCE).await;
-    page.fill("#user", "ana").await;
-    page.fill("#text", "before the cut").await;
-    page.click("#send button").await;
+    page.say("ana", "before the cut").await;
     page.wait_for_text("#messages", "before the cut", PATIENCE)
         .await;
     // Cut every connection at the tap, as a network would.

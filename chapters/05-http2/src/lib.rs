@@ -7,8 +7,10 @@
 //! §5): each request is a stream with its own id, and the frames of
 //! all streams interleave on the wire.
 //!
-//! - [`serve`]: one accept loop per listener, one connection builder
-//!   that speaks HTTP/1.1 or HTTP/2, whichever the client starts with.
+//! - [`serve`]: every chapter's accept loop (`chat::server`) on each
+//!   listener, with a TLS handshake first on the second one; its
+//!   connection builder speaks HTTP/1.1 or HTTP/2, whichever the
+//!   client starts with.
 //! - [`tls`]: the certificate, and ALPN, which agrees on `h2`.
 //! - [`routes`]: chapter 3's routes, plus eight rooms for the page
 //!   that shows the browser's connection limit.
@@ -17,19 +19,18 @@ pub mod tls;
 
 use std::future::Future;
 
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
+use std::net::SocketAddr;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 use warp::filters::BoxedFilter;
 use warp::http::{header, HeaderValue};
 use warp::reply::Response;
-use warp::{Filter, Rejection, Reply};
+use warp::{Filter, Rejection};
 
 use chat::assets::asset;
+use chat::server::{Shutdown, Stop};
 use chat::Store;
 
 /// What the server needs to know: the flags of `main.rs`.
@@ -74,30 +75,40 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     let store = chat::server::store(config.sse.history, config.sse.run.clone());
-    let (drain, draining) = watch::channel(false);
+    let drain = Stop::new();
     // Errors as JSON (chapter 1), a log line per request.
     let fixed_date = config.fixed_date.clone();
-    let routes = routes(store, &config, draining)
+    let routes = routes(store, &config, drain.shutdown())
         .recover(chat::errors::recover)
         .unify()
         .map(move |response| with_date(response, &fixed_date))
         .with(warp::trace::request())
         .boxed();
-    let (stop, stopping) = watch::channel(false);
+    let stop = Stop::new();
+    let stopping = stop.shutdown();
     let drain_for = config.sse.drain;
     tokio::spawn(async move {
         shutdown.await;
         tracing::info!(?drain_for, "draining: streams end, reconnects get 204");
-        drain.send_replace(true);
+        drain.now();
         tokio::time::sleep(drain_for).await;
-        stop.send_replace(true);
+        stop.now();
         // Dropping `drain` ends any stream that is still open.
     });
-    let plain = accept_loop(listener, None, routes.clone(), stopping.clone());
+    // The same accept loop as every chapter's, on each listener.
+    let plain = chat::server::serve(listener, routes.clone(), stopping.stopped());
     let secure = async {
         if let Some(tls) = tls {
-            let acceptor = Some(tls.acceptor);
-            accept_loop(tls.listener, acceptor, routes, stopping).await;
+            let acceptor = tls.acceptor;
+            let handshake =
+                move |tcp, peer| tls_handshake(acceptor.clone(), tcp, peer);
+            chat::server::serve_with(
+                tls.listener,
+                routes,
+                stopping.stopped(),
+                handshake,
+            )
+            .await;
         }
     };
     tokio::join!(plain, secure);
@@ -105,69 +116,28 @@ pub async fn serve(
 // ANCHOR_END: serve
 
 // ANCHOR: accept_loop
-/// Accepts connections until `stopping`, then waits for the open ones
-/// to finish. Each connection gets the same routes, whatever it speaks.
-async fn accept_loop<R: Reply + 'static>(
-    listener: TcpListener,
-    tls: Option<TlsAcceptor>,
-    routes: BoxedFilter<(R,)>,
-    mut stopping: watch::Receiver<bool>,
-) {
-    let graceful = GracefulShutdown::new();
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            _ = stopping.wait_for(|stop| *stop) => break,
-        };
-        let (tcp, peer) = match accepted {
-            Ok(accepted) => accepted,
-            Err(e) => {
-                // Out of file descriptors, most often: wait a moment
-                // rather than spin, and let connections close.
-                tracing::warn!("accept failed: {e}");
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        let service = TowerToHyperService::new(warp::service(routes.clone()));
-        let watcher = graceful.watcher();
-        let tls = tls.clone();
-        tokio::spawn(async move {
-            // auto::Builder reads the first bytes: the HTTP/2 preface
-            // means HTTP/2 (h2c by prior knowledge, RFC 9113 §3.3, or
-            // h2 after ALPN); anything else is HTTP/1.1.
-            let builder = auto::Builder::new(TokioExecutor::new());
-            let served = match tls {
-                None => {
-                    let conn = builder
-                        .serve_connection_with_upgrades(TokioIo::new(tcp), service);
-                    watcher.watch(conn.into_owned()).await
-                }
-                Some(acceptor) => match acceptor.accept(tcp).await {
-                    Ok(stream) => {
-                        let alpn = stream.get_ref().1.alpn_protocol();
-                        let alpn = alpn.map(String::from_utf8_lossy);
-                        tracing::debug!(%peer, ?alpn, "TLS handshake done");
-                        let io = TokioIo::new(stream);
-                        let conn =
-                            builder.serve_connection_with_upgrades(io, service);
-                        watcher.watch(conn.into_owned()).await
-                    }
-                    Err(e) => {
-                        tracing::debug!(%peer, "TLS handshake failed: {e}");
-                        return;
-                    }
-                },
-            };
-            if let Err(e) = served {
-                tracing::debug!(%peer, "connection ended: {e}");
-            }
-        });
+/// What `--tls-addr` does before HTTP: the TLS handshake, in which
+/// ALPN agrees on `h2` or `http/1.1`. Then the connection is served as
+/// a plain one: the accept loop and hyper-util's connection builder,
+/// which speaks HTTP/1.1 or HTTP/2, whichever the client starts with,
+/// are every chapter's (`chat::server::serve_with`).
+async fn tls_handshake(
+    acceptor: TlsAcceptor,
+    tcp: TcpStream,
+    peer: SocketAddr,
+) -> Option<TlsStream<TcpStream>> {
+    match acceptor.accept(tcp).await {
+        Ok(stream) => {
+            let alpn = stream.get_ref().1.alpn_protocol();
+            let alpn = alpn.map(String::from_utf8_lossy);
+            tracing::debug!(%peer, ?alpn, "TLS handshake done");
+            Some(stream)
+        }
+        Err(e) => {
+            tracing::debug!(%peer, "TLS handshake failed: {e}");
+            None
+        }
     }
-    // Close the listener, tell every connection to finish (HTTP/2:
-    // GOAWAY, RFC 9113 §6.8), and wait until they have.
-    drop(listener);
-    graceful.shutdown().await;
 }
 // ANCHOR_END: accept_loop
 
@@ -177,7 +147,7 @@ async fn accept_loop<R: Reply + 'static>(
 pub fn routes(
     store: Store,
     config: &Config,
-    draining: watch::Receiver<bool>,
+    draining: Shutdown,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     // One bound on open streams (`--max-connections`) for the chat
     // and all the rooms: a clone of the settings shares the count.

@@ -1,7 +1,6 @@
 //! `cargo run -p ch05-http2`: chapter 3's chat over HTTP/1.1, h2c and
 //! HTTPS (HTTP/2 by ALPN), on two listeners.
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,6 +10,7 @@ use chat::flags;
 use clap::Parser;
 
 use ch05_http2::tls::Identity;
+use tokio_rustls::TlsAcceptor;
 
 /// Chapter 5 of "The Real-Time Web, Byte by Byte": chapter 3's chat,
 /// served over HTTP/1.1 and h2c on --addr and over HTTPS (HTTP/2 by
@@ -64,47 +64,12 @@ struct Args {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    chat::server::init_tracing();
-    match run(args).await {
-        Ok(()) => ExitCode::SUCCESS,
+    let (acceptor, fingerprint) = match certificate(&args) {
+        Ok(tls) => tls,
         Err(why) => {
             eprintln!("error: {why}");
-            ExitCode::FAILURE
+            return ExitCode::FAILURE;
         }
-    }
-}
-
-async fn run(args: Args) -> Result<(), String> {
-    let identity = match (&args.cert, &args.key) {
-        (Some(cert), Some(key)) => Identity::from_pem_files(cert, key)?,
-        _ => Identity::self_signed(),
-    };
-    let fingerprint = identity.fingerprint();
-    let acceptor = identity.acceptor()?;
-    // Before `bind` prints its line: see `shutdown_signal`.
-    let shutdown = chat::server::shutdown_signal();
-    // Prints `listening on http://…` (SPEC.md §2), then the second line.
-    let listener = chat::server::bind(args.addr).await?;
-    let tls_listener =
-        tokio::net::TcpListener::bind(args.tls_addr)
-            .await
-            .map_err(|e| {
-                format!(
-                    "cannot listen on {}: {e}\nhint: try --tls-addr 127.0.0.1:0",
-                    args.tls_addr
-                )
-            })?;
-    let tls_local = tls_listener.local_addr().map_err(|e| e.to_string())?;
-    {
-        let mut stdout = std::io::stdout().lock();
-        let _ = writeln!(stdout, "listening on https://{tls_local}");
-        // Compare it with what the browser shows for the certificate.
-        let _ = writeln!(stdout, "certificate SHA-256 fingerprint {fingerprint}");
-        let _ = stdout.flush();
-    }
-    let tls = ch05_http2::Tls {
-        listener: tls_listener,
-        acceptor,
     };
     let config = ch05_http2::Config {
         sse: ch03_sse::Config {
@@ -117,6 +82,35 @@ async fn run(args: Args) -> Result<(), String> {
         },
         ..ch05_http2::Config::default()
     };
-    ch05_http2::serve(listener, Some(tls), config, shutdown).await;
-    Ok(())
+    // `run` prints `listening on http://…`; this chapter's second
+    // listener prints its own line after it.
+    chat::server::run(args.addr, |listener, shutdown| async move {
+        let tls_addr = args.tls_addr;
+        let tls_listener =
+            chat::server::bind_quietly(tls_addr, "--tls-addr").await?;
+        let tls_local = tls_listener.local_addr().map_err(|e| e.to_string())?;
+        chat::server::announce(&[
+            format!("listening on https://{tls_local}"),
+            // Compare it with what the browser shows for the certificate.
+            format!("certificate SHA-256 fingerprint {fingerprint}"),
+        ]);
+        let tls = ch05_http2::Tls {
+            listener: tls_listener,
+            acceptor,
+        };
+        ch05_http2::serve(listener, Some(tls), config, shutdown).await;
+        Ok(())
+    })
+    .await
+}
+
+/// The certificate of `https://`, ready for the TLS handshake, and its
+/// SHA-256 fingerprint: from --cert and --key, or self-signed.
+fn certificate(args: &Args) -> Result<(TlsAcceptor, String), String> {
+    let identity = match (&args.cert, &args.key) {
+        (Some(cert), Some(key)) => Identity::from_pem_files(cert, key)?,
+        _ => Identity::self_signed(),
+    };
+    let fingerprint = identity.fingerprint();
+    Ok((identity.acceptor()?, fingerprint))
 }

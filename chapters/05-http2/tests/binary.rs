@@ -1,6 +1,7 @@
-//! `cargo run -p ch05-http2` as a reader runs it (SPEC.md §2): both
-//! `listening on` lines, the fingerprint, the page on both listeners,
-//! the flags, and a clean stop on SIGTERM with a stream still open.
+//! `cargo run -p ch05-http2` as a reader runs it (the introduction, "Run a
+//! chapter"): both `listening on` lines, the fingerprint, the page on both
+//! listeners, the flags, and a clean stop on SIGTERM with a stream still
+//! open.
 
 use std::time::Duration;
 

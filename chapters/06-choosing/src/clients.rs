@@ -20,7 +20,7 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message as Frame;
 
-use crate::http::Http;
+use crate::http::Request;
 use crate::technique::Technique;
 
 /// One message, received by one client at `at`.
@@ -85,6 +85,17 @@ fn receipts_of(body: &[u8], client: usize, out: &UnboundedSender<Receipt>) -> u6
     last
 }
 
+/// One message in its JSON form, as an event's data, a frame's text
+/// or the floor's line: a receipt stamped now, the moment it is parsed.
+/// Anything else (a reset, a notice) is no message, and no receipt.
+fn receipt_of(json: &str, client: usize, out: &UnboundedSender<Receipt>) {
+    let at = Instant::now();
+    let message: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
+    if let Some(id) = id_of(&message) {
+        let _ = out.send(Receipt { client, id, at });
+    }
+}
+
 /// Chapter 1's page: `GET /messages?after=ID` every interval, after the
 /// answer (setTimeout, not setInterval). The browser's cache keeps the
 /// ETag of the last answer for each URL and sends it back as
@@ -95,18 +106,18 @@ async fn polling(
     ready: UnboundedSender<()>,
     out: UnboundedSender<Receipt>,
 ) -> io::Result<()> {
-    let mut http = Http::connect(plan.addr).await?;
+    let mut http = crate::http::connect(plan.addr).await?;
     let mut cursor = 0;
     let mut cached: Option<(u64, String)> = None;
     let mut first = true;
     loop {
-        let mut head = format!("GET /messages?after={cursor} HTTP/1.1\r\n");
+        let mut request = Request::get(&format!("/messages?after={cursor}"));
         if let Some((after, etag)) = &cached {
             if *after == cursor {
-                head.push_str(&format!("if-none-match: {etag}\r\n"));
+                request = request.header("if-none-match", etag);
             }
         }
-        let response = http.request(&head, b"").await?;
+        let response = http.try_send(request).await?;
         if response.status == 200 {
             if let Some(etag) = response.header("etag") {
                 cached = Some((cursor, etag.to_owned()));
@@ -137,19 +148,19 @@ async fn long_polling(
     ready: UnboundedSender<()>,
     out: UnboundedSender<Receipt>,
 ) -> io::Result<()> {
-    let mut http = Http::connect(plan.addr).await?;
+    let mut http = crate::http::connect(plan.addr).await?;
     let mut cursor = 0;
     let mut first = true;
     loop {
-        let head = format!("GET /messages?after={cursor}&wait=25 HTTP/1.1\r\n");
-        http.write(&head, b"").await?;
+        let target = format!("/messages?after={cursor}&wait=25");
+        http.try_write(Request::get(&target)).await?;
         if first {
             // Written: the server parks it. The harness waits a moment
             // for every client before it starts to post.
             let _ = ready.send(());
             first = false;
         }
-        let response = http.response().await?;
+        let response = http.try_response().await?;
         if response.status == 200 {
             let last = receipts_of(&response.body, plan.client, &out);
             cursor = cursor.max(last);
@@ -165,25 +176,22 @@ async fn sse(
     ready: UnboundedSender<()>,
     out: UnboundedSender<Receipt>,
 ) -> io::Result<()> {
-    let mut http = Http::connect(plan.addr).await?;
-    let head = "GET /events?after=0 HTTP/1.1\r\naccept: text/event-stream\r\n\
-                cache-control: no-cache\r\n";
-    http.write(head, b"").await?;
-    let response = http.head().await?;
+    let mut http = crate::http::connect(plan.addr).await?;
+    let request = Request::get("/events?after=0")
+        .header("accept", "text/event-stream")
+        .header("cache-control", "no-cache");
+    http.try_write(request).await?;
+    let response = http.try_head().await?;
     if response.status != 200 {
         return Err(io::Error::other(format!("status {}", response.status)));
     }
     let _ = ready.send(());
     let mut stream = EventStream::default();
-    while let Some(chunk) = http.chunk().await? {
-        for data in stream.feed(&chunk) {
-            let at = Instant::now();
-            if let Ok(message) = serde_json::from_str::<serde_json::Value>(&data) {
-                if let Some(id) = id_of(&message) {
-                    let client = plan.client;
-                    let _ = out.send(Receipt { client, id, at });
-                }
-            }
+    // The body's bytes as they arrive, without the chunk framing: the
+    // event parser takes them in pieces of any size.
+    while let Some(part) = http.try_body_part().await? {
+        for data in stream.feed(&part) {
+            receipt_of(&data, plan.client, &out);
         }
     }
     Ok(())
@@ -223,56 +231,35 @@ async fn sse_h2c(
         // or the server stops sending after 64 KiB.
         let _ = body.flow_control().release_capacity(data.len());
         for text in stream.feed(&data) {
-            let at = Instant::now();
-            if let Ok(message) = serde_json::from_str::<serde_json::Value>(&text) {
-                if let Some(id) = id_of(&message) {
-                    let client = plan.client;
-                    let _ = out.send(Receipt { client, id, at });
-                }
-            }
+            receipt_of(&text, plan.client, &out);
         }
     }
     Ok(())
 }
 
-/// The part of the event-stream parser (WHATWG HTML §9.2.6) that
-/// the harness needs: lines end in LF; `event:` and `data:` fields;
-/// an empty line dispatches. Only `message` events are kept.
+/// What the page's `onmessage` sees: the data of each `message` event
+/// in the body bytes so far. The parsing is the WHATWG one of
+/// [`wire::sse::Parser`] (HTML §9.2.6), the same that reads the book's
+/// transcripts; `onmessage` hears only the events of type `message`.
 #[derive(Default)]
 pub struct EventStream {
-    line: Vec<u8>,
-    event: String,
-    data: Vec<String>,
+    parser: wire::sse::Parser,
+    outputs: Vec<(usize, wire::sse::Output)>,
 }
 
 impl EventStream {
     /// Feeds body bytes; returns the data of each `message` event.
     pub fn feed(&mut self, bytes: &[u8]) -> Vec<String> {
-        let mut done = Vec::new();
-        for &b in bytes {
-            if b != b'\n' {
-                self.line.push(b);
-                continue;
-            }
-            let line = String::from_utf8_lossy(&self.line).into_owned();
-            self.line.clear();
-            if line.is_empty() {
-                let kind = std::mem::take(&mut self.event);
-                let data = std::mem::take(&mut self.data);
-                if !data.is_empty() && (kind.is_empty() || kind == "message") {
-                    done.push(data.join("\n"));
+        self.parser.feed(bytes, &mut self.outputs);
+        let outputs = self.outputs.drain(..).map(|(_, output)| output);
+        outputs
+            .filter_map(|output| match output {
+                wire::sse::Output::Dispatch(event) if event.kind == "message" => {
+                    Some(event.data)
                 }
-                continue;
-            }
-            let (field, value) = line.split_once(':').unwrap_or((&line, ""));
-            let value = value.strip_prefix(' ').unwrap_or(value);
-            match field {
-                "event" => self.event = value.to_owned(),
-                "data" => self.data.push(value.to_owned()),
-                _ => {}
-            }
-        }
-        done
+                _ => None,
+            })
+            .collect()
     }
 }
 
@@ -305,13 +292,7 @@ async fn websocket(
     while let Some(frame) = socket.next().await {
         match frame.map_err(io::Error::other)? {
             Frame::Text(text) => {
-                let at = Instant::now();
-                let message: serde_json::Value =
-                    serde_json::from_str(text.as_str()).unwrap_or_default();
-                if let Some(id) = id_of(&message) {
-                    let client = plan.client;
-                    let _ = out.send(Receipt { client, id, at });
-                }
+                receipt_of(text.as_str(), plan.client, &out);
             }
             Frame::Close(_) => break,
             _ => {}
@@ -332,13 +313,7 @@ async fn floor(
     let _ = ready.send(());
     let mut lines = BufReader::new(stream).lines();
     while let Some(line) = lines.next_line().await? {
-        let at = Instant::now();
-        let message: serde_json::Value =
-            serde_json::from_str(&line).unwrap_or_default();
-        if let Some(id) = id_of(&message) {
-            let client = plan.client;
-            let _ = out.send(Receipt { client, id, at });
-        }
+        receipt_of(&line, plan.client, &out);
     }
     Ok(())
 }

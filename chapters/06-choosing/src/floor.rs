@@ -20,17 +20,14 @@ pub async fn serve(listener: TcpListener, shutdown: impl Future<Output = ()>) {
     // chapters' servers drop or reset theirs.
     let (lines, _) = broadcast::channel::<Line>(1024);
     let mut next = 0u64;
-    tokio::pin!(shutdown);
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            _ = &mut shutdown => return,
-        };
-        let Ok((stream, _)) = accepted else { continue };
+    // The chapters' own accept loop: it waits after a failed accept
+    // instead of spinning, and costs the floor what it costs them.
+    chat::server::accept(&listener, shutdown, |stream, _peer| {
         next += 1;
         let (tx, rx) = (lines.clone(), lines.subscribe());
         tokio::spawn(connection(next, stream, tx, rx));
-    }
+    })
+    .await;
 }
 
 // ANCHOR: floor

@@ -1,7 +1,7 @@
 //! What the numbers were measured on, and the readings from Linux's
 //! `/proc` that the harness takes: CPU time and resident memory.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// The machine and the software, for the caption under the tables.
 #[derive(Clone, Debug)]
@@ -66,22 +66,15 @@ fn read(path: &str) -> String {
 fn libraries() -> Vec<String> {
     const LOCK: &str = include_str!("../../../Cargo.lock");
     let wanted = ["tokio", "warp", "hyper", "tungstenite"];
-    let mut found = Vec::new();
-    let mut lines = LOCK.lines();
-    while let Some(line) = lines.next() {
-        let Some(name) = line.strip_prefix("name = \"") else {
-            continue;
-        };
-        let name = name.trim_end_matches('"');
-        if !wanted.contains(&name) {
-            continue;
-        }
-        if let Some(version) =
-            lines.next().and_then(|l| l.strip_prefix("version = \""))
-        {
-            found.push(format!("{name} {}", version.trim_end_matches('"')));
-        }
-    }
+    let Ok(lock) = LOCK.parse::<cargo_lock::Lockfile>() else {
+        return Vec::new();
+    };
+    let mut found: Vec<String> = lock
+        .packages
+        .iter()
+        .filter(|p| wanted.contains(&p.name.as_str()))
+        .map(|p| format!("{} {}", p.name, p.version))
+        .collect();
     found.sort();
     found.dedup();
     found
@@ -151,20 +144,34 @@ pub fn raise_open_files() -> (u64, u64) {
 
 /// Now, as `YYYY-MM-DD HH:MM UTC`.
 fn utc_now() -> String {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let (days, rest) = ((secs / 86_400) as i64, secs % 86_400);
-    // Days since 1970-01-01 to a civil date (Howard Hinnant's method).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let (hour, minute) = (rest / 3600, rest % 3600 / 60);
+    let now = time::OffsetDateTime::now_utc();
+    let (year, month, day) = (now.year(), u8::from(now.month()), now.day());
+    let (hour, minute) = (now.hour(), now.minute());
     format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02} UTC")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_caption_names_locked_versions_and_the_minute_in_utc() {
+        // `name version`, one per library, in the caption's order.
+        let libraries = super::libraries();
+        let names: Vec<&str> = libraries
+            .iter()
+            .map(|l| &l[..l.find(' ').unwrap()])
+            .collect();
+        assert_eq!(names, ["hyper", "tokio", "tungstenite", "warp"]);
+        assert!(libraries.iter().all(|l| l
+            .split(' ')
+            .nth(1)
+            .unwrap()
+            .contains('.')));
+        // `YYYY-MM-DD HH:MM UTC`: digits where digits belong.
+        let date = super::utc_now();
+        let shape: String = date
+            .chars()
+            .map(|c| if c.is_ascii_digit() { 'd' } else { c })
+            .collect();
+        assert_eq!(shape, "dddd-dd-dd dd:dd UTC");
+    }
 }

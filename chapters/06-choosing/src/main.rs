@@ -93,16 +93,35 @@ enum Command {
     },
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let args = Args::parse();
-    if let Some(Command::Serve { technique, addr }) = args.command {
-        return serve(technique, addr).await;
-    }
     // The servers log each request at `info`; writing those lines is
-    // not what is measured. Children inherit this.
-    if std::env::var_os("RUST_LOG").is_none() {
+    // not what is measured. The servers run in child processes, which
+    // inherit this. It is set here, before the runtime starts its
+    // threads: changing the environment while another thread may read
+    // it is undefined behaviour on most Unix systems.
+    if args.command.is_none() && std::env::var_os("RUST_LOG").is_none() {
         std::env::set_var("RUST_LOG", "warn");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build();
+    match runtime {
+        Ok(runtime) => runtime.block_on(run(args)),
+        Err(why) => {
+            eprintln!("error: cannot start the runtime: {why}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> ExitCode {
+    if let Some(Command::Serve { technique, addr }) = args.command {
+        // As the chapter's binary does: see `chat::server::run`.
+        return chat::server::run(addr, |listener, shutdown| {
+            technique.serve(listener, shutdown)
+        })
+        .await;
     }
     let exe = match std::env::current_exe() {
         Ok(exe) => exe,
@@ -144,23 +163,4 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// `serve TECHNIQUE`: bind, print `listening on http://…`, serve until
-/// Ctrl-C or SIGTERM.
-async fn serve(technique: Technique, addr: SocketAddr) -> ExitCode {
-    chat::server::init_tracing();
-    // Listen for SIGTERM before the address is printed: the harness may
-    // send it as soon as it has read that line, and a signal that comes
-    // before any handler ends the process at once, without a clean stop.
-    let shutdown = chat::server::shutdown_signal();
-    let listener = match chat::server::bind(addr).await {
-        Ok(listener) => listener,
-        Err(why) => {
-            eprintln!("error: {why}");
-            return ExitCode::FAILURE;
-        }
-    };
-    technique.serve(listener, shutdown).await;
-    ExitCode::SUCCESS
 }

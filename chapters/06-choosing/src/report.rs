@@ -366,8 +366,8 @@ fn targets_table(r: &Results) -> String {
     table(&["target", "measured", "met"], "|---|--:|---|", rows)
 }
 
-/// Wraps `text` at 85 characters.
-fn wrap(text: &str) -> String {
+/// Wraps `text` at 85 characters, the width of the book's pages.
+pub fn wrap(text: &str) -> String {
     let mut out = String::new();
     let mut line = String::new();
     for word in text.split_whitespace() {

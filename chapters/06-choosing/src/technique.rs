@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::http::Http;
+use crate::http::Client;
 
 /// A way to get a message from the server to every reader.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum)]
@@ -167,7 +167,7 @@ pub fn poll_interval() -> Duration {
 /// Sends messages: `POST /messages` to a chapter's server, a JSON line
 /// to the floor.
 pub enum Poster {
-    Http(Http),
+    Http(Client),
     Floor { stream: TcpStream, next_id: u64 },
 }
 
@@ -181,7 +181,7 @@ impl Poster {
             stream.set_nodelay(true)?;
             return Ok(Poster::Floor { stream, next_id: 1 });
         }
-        Ok(Poster::Http(Http::connect(addr).await?))
+        Ok(Poster::Http(crate::http::connect(addr).await?))
     }
 
     /// Sends `texts` back to back: every request (every line, for the
@@ -190,25 +190,15 @@ impl Poster {
     /// §9.3.2); the server answers them in order. Returns the ids.
     pub async fn post_burst(&mut self, texts: &[String]) -> io::Result<Vec<u64>> {
         match self {
-            Poster::Http(http) => {
+            Poster::Http(client) => {
                 let mut bytes = Vec::new();
                 for text in texts {
-                    let body = serde_json::json!({"user": "bench", "text": text});
-                    let body = body.to_string();
-                    let head = format!(
-                        "POST /messages HTTP/1.1\r\nhost: {}\r\n\
-                         content-type: application/json\r\n\
-                         content-length: {}\r\n\r\n",
-                        http.host,
-                        body.len()
-                    );
-                    bytes.extend_from_slice(head.as_bytes());
-                    bytes.extend_from_slice(body.as_bytes());
+                    bytes.extend(crate::http::post(text).to_bytes(client.host()));
                 }
-                http.write_raw(&bytes).await?;
+                client.try_write_raw(&bytes).await?;
                 let mut ids = Vec::with_capacity(texts.len());
                 for _ in texts {
-                    let response = http.response().await?;
+                    let response = client.try_response().await?;
                     if response.status != 201 {
                         let why = format!("POST answered {}", response.status);
                         return Err(io::Error::other(why));
@@ -244,9 +234,8 @@ impl Poster {
     /// Sends one message; returns its id and the length of its JSON.
     pub async fn post(&mut self, text: &str) -> io::Result<(u64, usize)> {
         match self {
-            Poster::Http(http) => {
-                let body = serde_json::json!({"user": "bench", "text": text});
-                let response = http.post(&body.to_string()).await?;
+            Poster::Http(client) => {
+                let response = client.try_send(crate::http::post(text)).await?;
                 if response.status != 201 {
                     let why = format!("POST answered {}", response.status);
                     return Err(io::Error::other(why));

@@ -23,7 +23,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::watch;
 use warp::http::{header, HeaderValue};
 use warp::reply::Response;
 use warp::{Filter, Rejection};
@@ -82,8 +81,8 @@ pub async fn serve(
     // One reader of the log for this whole server.
     let reader = tokio::spawn(follow::follow(log, store.clone()));
 
-    let (drain, draining) = watch::channel(false);
-    let settings = ch03_sse::events::Settings::new(&config.sse, draining);
+    let drain = chat::server::Stop::new();
+    let settings = ch03_sse::events::Settings::new(&config.sse, drain.shutdown());
     let sockets = ch04_websocket::Sockets::new(config.ws.max_connections);
     let routes = routes(store, &config, settings, sockets.clone())
         .recover(chat::errors::recover)
@@ -97,15 +96,11 @@ pub async fn serve(
     let stop = async move {
         shutdown.await;
         // Chapter 3's drain and chapter 4's close 1001, together.
-        drain.send_replace(true);
+        drain.now();
         closing.close_all();
         tokio::time::sleep(drain_for).await;
     };
-    warp::serve(routes)
-        .incoming(listener)
-        .graceful(stop)
-        .run()
-        .await;
+    chat::server::serve(listener, routes, stop).await;
     sockets.wait_closed(Duration::from_secs(5)).await;
     reader.abort();
 }

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use chat::flags;
 use clap::Parser;
-use tokio::sync::watch;
 
 /// Chapter 7 of "The Real-Time Web, Byte by Byte": the chat on
 /// several servers that share their messages in a Redis stream. Put
@@ -97,7 +96,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let (stop, stopping) = watch::channel(false);
+    let stop = chat::server::Stop::new();
     let mut servers = Vec::new();
     for n in 0..args.servers {
         let mut addr = args.addr;
@@ -112,17 +111,14 @@ async fn main() -> ExitCode {
             }
         };
         let config = config(&args, n);
-        let mut stopping = stopping.clone();
-        let shutdown = async move {
-            let _ = stopping.wait_for(|stop| *stop).await;
-        };
+        let shutdown = stop.shutdown().stopped();
         let log = log.clone();
         servers.push(tokio::spawn(ch07_production::serve(
             listener, log, config, shutdown,
         )));
     }
     signal.await;
-    stop.send_replace(true);
+    stop.now();
     for server in servers {
         let _ = server.await;
     }

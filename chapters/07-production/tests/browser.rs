@@ -4,6 +4,8 @@
 //! open. Skipped (and says so) where Chromium, nginx or Redis is not
 //! installed; on CI (`CI=true`) a missing one fails instead.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -13,19 +15,6 @@ use wire::TestServer;
 
 /// Bounds a failure, not a speed: a passing test goes on at once.
 const PATIENCE: Duration = Duration::from_secs(20);
-
-/// The chapter's nginx.conf with the test's ports.
-fn nginx_conf(port: u16, servers: &[SocketAddr]) -> String {
-    let mut conf = include_str!("../nginx.conf").replace(
-        "listen 127.0.0.1:8080;",
-        &format!("listen 127.0.0.1:{port};"),
-    );
-    for (n, server) in servers.iter().enumerate() {
-        let shipped = format!("server 127.0.0.1:{};", 3007 + n);
-        conf = conf.replace(&shipped, &format!("server {server};"));
-    }
-    conf
-}
 
 async fn start(redis: &Redis, name: &str) -> TestServer {
     let log = RedisLog::connect(&redis.url(), "chat", 1000).await.unwrap();
@@ -52,7 +41,8 @@ async fn two_pages_chat_through_nginx_while_redis_stops() {
         servers.push(start(&redis, name).await);
     }
     let addrs: Vec<SocketAddr> = servers.iter().map(TestServer::addr).collect();
-    let Some(nginx) = Nginx::start(|port| nginx_conf(port, &addrs)).await else {
+    let Some(nginx) = Nginx::start(|port| common::nginx_conf(port, &addrs)).await
+    else {
         return;
     };
     let url = format!("http://{}/", nginx.addr());
@@ -65,14 +55,10 @@ async fn two_pages_chat_through_nginx_while_redis_stops() {
     ben.wait_for_text("#frames", "open (subprotocol chat.v1)", PATIENCE)
         .await;
 
-    ana.fill("#user", "ana").await;
-    ana.fill("#text", "hello from ana").await;
-    ana.click("#send button").await;
+    ana.say("ana", "hello from ana").await;
     ben.wait_for_text("#messages", "hello from ana", PATIENCE)
         .await;
-    ben.fill("#user", "ben").await;
-    ben.fill("#text", "hello from ben").await;
-    ben.click("#send button").await;
+    ben.say("ben", "hello from ben").await;
     ana.wait_for_text("#messages", "hello from ben", PATIENCE)
         .await;
 
@@ -82,8 +68,7 @@ async fn two_pages_chat_through_nginx_while_redis_stops() {
         page.wait_for_text("#notice", "does not answer", PATIENCE)
             .await;
     }
-    ana.fill("#text", "is anyone there?").await;
-    ana.click("#send button").await;
+    ana.say("ana", "is anyone there?").await;
     ana.wait_for_text("#error", "the chat cannot store messages now", PATIENCE)
         .await;
 
@@ -92,8 +77,7 @@ async fn two_pages_chat_through_nginx_while_redis_stops() {
     for page in [&ana, &ben] {
         wait_hidden(page, "#notice").await;
     }
-    ana.fill("#text", "back again").await;
-    ana.click("#send button").await;
+    ana.say("ana", "back again").await;
 
     ben.wait_for_text("#messages", "back again", PATIENCE).await;
     ana.wait_for_text("#messages", "back again", PATIENCE).await;

@@ -16,9 +16,13 @@
 //! changed. A test that shows a mistake changes the file in one
 //! place, with one of the functions under `config` below.
 
+mod common;
+
 use std::time::Duration;
 
 use ch07_production::{serve, Config, RedisLog};
+use common::{replace_once, shipped};
+use wire::scenario::at_chunk_end;
 use wire::services::{Nginx, Redis};
 use wire::tap::bytes_in;
 use wire::transcript::{footer, render_row, Decoder, Normalizer, Row};
@@ -26,15 +30,9 @@ use wire::websocket::{Frame, OpCode};
 use wire::{assert_transcript, sse, Client, Dir, Event, EventKind, Request};
 use wire::{Tap, TestServer, Transcript};
 
-/// The book's configuration, the one "Try it" runs.
-const NGINX_CONF: &str = include_str!("../nginx.conf");
-
 /// Where the book's nginx listens, as the clients write it in `host`
 /// and a browser writes it in `Origin`.
 const HOST: &str = "127.0.0.1:8080";
-
-/// The ports of the three servers in the book's `upstream chat`.
-const UPSTREAM_PORTS: [u16; 3] = [3007, 3008, 3009];
 
 /// Bounds a failure, not a speed: a passing test goes on at once.
 const PATIENCE: Duration = Duration::from_secs(10);
@@ -57,32 +55,6 @@ const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
 const MASK: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 
 // ANCHOR: config
-/// `text` with `from` replaced by `to`. `from` must be there exactly
-/// once, so that a change to the book's file cannot slip past a test.
-fn replace_once(text: &str, from: &str, to: &str) -> String {
-    let found = text.matches(from).count();
-    assert_eq!(found, 1, "{from:?} must be in nginx.conf once");
-    text.replacen(from, to, 1)
-}
-
-/// The book's `nginx.conf`, listening on `listen`, in front of the
-/// three servers at `upstreams`. Nothing else changes.
-fn shipped(listen: u16, upstreams: [u16; 3]) -> String {
-    let mut conf = replace_once(
-        NGINX_CONF,
-        "listen 127.0.0.1:8080;",
-        &format!("listen 127.0.0.1:{listen};"),
-    );
-    for (book, test) in UPSTREAM_PORTS.into_iter().zip(upstreams) {
-        conf = replace_once(
-            &conf,
-            &format!("server 127.0.0.1:{book};"),
-            &format!("server 127.0.0.1:{test};"),
-        );
-    }
-    conf
-}
-
 /// Adds `proxy_ignore_headers X-Accel-Buffering;` to `location /`:
 /// nginx then acts as if our servers had not sent `X-Accel-Buffering:
 /// no`, and `proxy_buffering` (on by default) applies to the stream.
@@ -335,22 +307,9 @@ fn upgrade() -> Request {
         .header("origin", &format!("http://{HOST}"))
 }
 
-/// True when the bytes sent to `conn` so far end with a whole chunk
-/// of the stream (its data ends in LF, then the chunk's CR LF). A
-/// test goes on only then, so that each step's bytes are recorded
-/// before the next step's.
-fn at_chunk_end(events: &[Event], conn: usize) -> bool {
-    down(events, conn).ends_with(b"\n\r\n")
-}
-
 /// Waits until the stream on `conn` has sent its `retry:` line.
 async fn wait_retry(tap: &Tap, conn: usize) {
-    tap.wait_until("retry", PATIENCE, |events| {
-        let outputs = sse::outputs_in(events, conn);
-        let retry = outputs.iter().any(|o| matches!(o, sse::Output::Retry(_)));
-        retry && at_chunk_end(events, conn)
-    })
-    .await;
+    wire::scenario::wait_retry(tap, conn, PATIENCE).await
 }
 
 // ANCHOR: unbuffered

@@ -4,6 +4,8 @@
 //! through nginx. Every client reconnects, lands on another server,
 //! and ends with every message once, in order.
 
+mod common;
+
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -20,21 +22,6 @@ use wire::sse::{Output, Parser};
 
 /// Bounds a failure, not a speed.
 const PATIENCE: Duration = Duration::from_secs(30);
-
-/// The chapter's nginx.conf, the one the book shows, with the test's
-/// ports in place of 8080 and 3007–3009.
-fn nginx_conf(port: u16, servers: &[SocketAddr]) -> String {
-    let mut conf = include_str!("../nginx.conf").replace(
-        "listen 127.0.0.1:8080;",
-        &format!("listen 127.0.0.1:{port};"),
-    );
-    for (n, server) in servers.iter().enumerate() {
-        let shipped = format!("server 127.0.0.1:{};", 3007 + n);
-        assert!(conf.contains(&shipped), "nginx.conf has no {shipped}");
-        conf = conf.replace(&shipped, &format!("server {server};"));
-    }
-    conf
-}
 
 /// What one client has seen: the ids of the messages, in the order
 /// they came, and the server behind each of its connections.
@@ -131,7 +118,8 @@ async fn killing_one_of_three_servers_loses_nothing() {
         servers.push(Server::start(exe, &flags).await);
     }
     let addrs: Vec<SocketAddr> = servers.iter().map(|s| s.addr).collect();
-    let Some(nginx) = Nginx::start(|port| nginx_conf(port, &addrs)).await else {
+    let Some(nginx) = Nginx::start(|port| common::nginx_conf(port, &addrs)).await
+    else {
         return;
     };
     let front = nginx.addr();

@@ -12,13 +12,12 @@ use std::pin::Pin;
 use std::sync::OnceLock;
 
 use ch07_production::RedisLog;
-use chat::server::Shutdown;
+use chat::server::Signal;
 use tokio::net::TcpListener;
 
 /// How the book starts a chapter's server: on this listener, until
 /// this signal.
-pub type Serve =
-    fn(TcpListener, Shutdown) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+pub type Serve = fn(TcpListener, Signal) -> Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// One chapter that the book runs.
 #[derive(Clone, Copy, Debug)]
@@ -77,7 +76,7 @@ pub async fn production_ready() -> Result<(), String> {
 }
 
 /// Chapter 7's `serve`, on the book's Redis.
-async fn production(listener: TcpListener, shutdown: Shutdown) {
+async fn production(listener: TcpListener, shutdown: Signal) {
     let config = ch07_production::Config::default();
     let history = config.sse.history;
     let log = match RedisLog::connect(redis_url(), "chat", history).await {

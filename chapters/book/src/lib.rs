@@ -29,8 +29,9 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use chat::server::Stop;
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use warp::Filter;
 
 pub use chapters::Chapter;
@@ -105,7 +106,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let Listeners { book, chapters } = listeners;
-    let (stop_chapters, chapters_stop) = watch::channel(false);
+    let stop_chapters = Stop::new();
     let mut running = Vec::new();
     let mut taps = Vec::new();
     let mut wires = BTreeMap::new();
@@ -115,34 +116,26 @@ pub async fn serve(
         let tap = wire::Tap::live(tap_listener, server.local_addr()?, events)?;
         let wire = live::Wire::new(chapter, tap.addr());
         tokio::spawn(wire.clone().decode(decoding));
-        let stop = signalled(chapters_stop.clone());
+        let stop = stop_chapters.shutdown().stopped();
         running.push(tokio::spawn((chapter.serve)(server, Box::pin(stop))));
         wires.insert(chapter.name, wire);
         taps.push(tap);
     }
 
-    let (stop_book, book_stop) = watch::channel(false);
-    let routes = live::routes(wires, book_stop.clone())
+    let stop_book = Stop::new();
+    let routes = live::routes(wires, stop_book.shutdown())
         .or(warp::fs::dir(site))
         .with(warp::trace::request());
-    let book = warp::serve(routes)
-        .incoming(book)
-        .graceful(signalled(book_stop))
-        .run();
+    let book = chat::server::serve(book, routes, stop_book.shutdown().stopped());
     let stopping = async move {
         shutdown.await;
-        stop_chapters.send_replace(true);
+        stop_chapters.now();
         for chapter in running {
             let _ = chapter.await;
         }
         drop(taps);
-        stop_book.send_replace(true);
+        stop_book.now();
     };
     tokio::join!(book, stopping);
     Ok(())
-}
-
-/// Completes once `stop` holds `true` (or its sender is gone).
-async fn signalled(mut stop: watch::Receiver<bool>) {
-    let _ = stop.wait_for(|stop| *stop).await;
 }

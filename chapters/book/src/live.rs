@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use ch03_sse::format;
+use chat::server::Shutdown;
 use chat::{Cursor, Run};
 use serde::Serialize;
 use tokio::sync::{mpsc, watch};
@@ -155,7 +156,7 @@ impl Wire {
 /// `GET /live/chapters.json` and `GET /live/NN-name/wire`.
 pub fn routes(
     wires: BTreeMap<&'static str, Wire>,
-    stopping: watch::Receiver<bool>,
+    stopping: Shutdown,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let wires = Arc::new(wires);
     let list = wires.clone();
@@ -210,11 +211,7 @@ fn chapters_json(wires: &BTreeMap<&'static str, Wire>) -> Response {
 
 /// Opens a panel's stream: the lines after its `Last-Event-ID`, or all
 /// the kept lines when it has none, then the new lines as they come.
-fn open(
-    wire: Wire,
-    last: Option<String>,
-    stopping: watch::Receiver<bool>,
-) -> Response {
+fn open(wire: Wire, last: Option<String>, stopping: Shutdown) -> Response {
     let run = wire.shared.run.as_str().to_owned();
     let (after, reset) = match last.as_deref().map(Cursor::parse) {
         Some(Ok(Cursor {
@@ -256,7 +253,7 @@ struct Panel {
     first: Option<(String, bool)>,
     /// The footer sent last: a new one goes only when it changed.
     footer: String,
-    stopping: watch::Receiver<bool>,
+    stopping: Shutdown,
 }
 
 impl Panel {
@@ -264,7 +261,7 @@ impl Panel {
     /// write; `None` ends the stream (the book server is stopping).
     async fn next_chunk(&mut self) -> Option<Bytes> {
         loop {
-            if *self.stopping.borrow() {
+            if self.stopping.is_stopping() {
                 return None;
             }
             self.newest.borrow_and_update();
@@ -303,7 +300,7 @@ impl Panel {
                         return None; // the chapter is gone
                     }
                 }
-                _ = self.stopping.wait_for(|stop| *stop) => return None,
+                () = self.stopping.stopped() => return None,
             }
         }
     }

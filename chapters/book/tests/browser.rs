@@ -44,9 +44,7 @@ async fn in_the_chat(page: &Page, steps: impl AsyncFnOnce(&Page)) {
 async fn post_in_the_chat(page: &Page, text: &str) {
     in_the_chat(page, async |chat| {
         chat.wait_for_text("#status", "connected", PATIENCE).await;
-        chat.fill("#user", "ana").await;
-        chat.fill("#text", text).await;
-        chat.click("#send button").await;
+        chat.say("ana", text).await;
     })
     .await;
 }

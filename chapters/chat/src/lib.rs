@@ -1,4 +1,4 @@
-//! The chat that every chapter of the book serves (SPEC.md §3).
+//! The chat that every chapter of the book serves (chapter 1, "The chat").
 //!
 //! It is written once, here, so that each chapter adds only its way of
 //! delivering new messages, and the reader compares like with like.
@@ -13,7 +13,8 @@
 //! - [`errors`]: turns warp's rejections (404, 405, …) into JSON errors.
 //! - [`limit`]: the bound on open streams, and the 503 past it.
 //! - [`assets`]: the page parts every chapter's page shares.
-//! - [`server`]: what every chapter binary does around its routes.
+//! - [`server`]: what every chapter binary does around its routes: the
+//!   `listening on` line, the accept loop, and the stop its streams share.
 //! - [`flags`]: parsers for the flags every chapter binary shares.
 
 pub mod assets;

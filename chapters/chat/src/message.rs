@@ -1,7 +1,8 @@
 //! What a chat message is, and the rules a new one must follow.
 //!
-//! These rules are the same in every chapter (SPEC.md §3), so every
-//! delivery technique in the book carries exactly the same messages.
+//! These rules are the same in every chapter (chapter 1, "The chat"),
+//! so every delivery technique in the book carries exactly the same
+//! messages.
 
 use serde::{Deserialize, Serialize};
 

@@ -13,7 +13,7 @@ use crate::message::NewMessage;
 use crate::reply::{error, json, json_bytes};
 use crate::store::Store;
 
-/// The largest request body the chat reads (SPEC.md §3).
+/// The largest request body the chat reads (chapter 1, "Posting a message").
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 /// The most messages one `GET /messages` answers with.
 pub const PAGE_SIZE: usize = 100;

@@ -30,35 +30,44 @@
 //! one whole Chromium with its own fresh profile, so two pages share no
 //! cookies, storage or connections: they are two independent users.
 //!
+//! Every chapter's chat page has the same form (`#user`, `#text`,
+//! `#send button`) and the same `#status` and `#messages`: so
+//! [`Page::say`] posts through it, and [`Browser::chatting`] is the
+//! opening the chapters' tests share, two people and one message.
+//!
 //! The helpers panic instead of returning `Result`: they exist for tests,
 //! where a panic with a clear message *is* the failure report, and the
 //! test reads like the scenario, without an `unwrap` on every line.
 //!
-//! Everything stops by itself. Dropping the [`Browser`] kills
-//! ChromeDriver. [`Page::close`] ends the session (Chromium quits) and
-//! removes the profile directory; a `Page` dropped without `close` (a
-//! failed assertion, say) is closed in the background, and whatever is
-//! still open when the `Browser` is dropped is closed then. Tests should
-//! still call `close`: it is the one path that finishes before the test
+//! Everything stops by itself. ChromeDriver runs in a process group of
+//! its own, and the Chromiums it starts are in that group too: dropping
+//! the [`Browser`] kills the whole group at once, and removes the pages'
+//! profile directories, without waiting on anything. [`Page::close`]
+//! ends the session politely (Chromium quits) and removes its profile;
+//! tests should call it, as the one path that finishes before the test
 //! does.
+//!
+//! Every WebDriver call goes through fantoccini, with a time limit
+//! (see `COMMAND_LIMIT`): a wedged Chromium fails the test, it does not
+//! hang it. Chromium and ChromeDriver are found with the `which` crate.
 //!
 //! [ChromeDriver]: https://developer.chrome.com/docs/chromedriver
 
 use std::collections::{HashMap, VecDeque};
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsString;
 use std::fmt;
-use std::io::{Read as _, Write as _};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{json, Value};
 use tempfile::TempDir;
-use tokio::io::{AsyncBufReadExt as _, AsyncRead, AsyncReadExt as _};
-use tokio::io::{AsyncWriteExt as _, BufReader};
+use tokio::io::{AsyncBufReadExt as _, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 
 /// The flags every Chromium is started with, and why.
@@ -131,35 +140,24 @@ impl std::error::Error for Missing {}
 /// Finds Chromium and ChromeDriver.
 ///
 /// Chromium: `$CHROMIUM` if set, else `chromium` or `chromium-browser` on
-/// `$PATH`, else `/usr/bin/chromium`. ChromeDriver: `$CHROMEDRIVER`, else
-/// `chromedriver` on `$PATH`, else `/usr/bin/chromedriver`. A variable
-/// that is set wins outright: if it names nothing runnable, that is
-/// reported rather than quietly replaced by another program. Its value
-/// may be a path or a bare name to look up on `$PATH`.
+/// `$PATH`, else in `fallback` (Debian's `/usr/bin` for [`chromium`]).
+/// ChromeDriver: `$CHROMEDRIVER`, else `chromedriver` on `$PATH`, else
+/// in `fallback`. A variable that is set wins outright: if it names
+/// nothing runnable, that is reported rather than quietly replaced by
+/// another program. Its value may be a path or a bare name to look up
+/// on `$PATH`. The looking up is the `which` crate's, as a shell does it.
 ///
-/// The function is pure: it reads the environment through `env` and the
-/// disk through `is_executable`. Environment variables are global to the
-/// process and tests run in parallel threads, so a test passes made-up
-/// lookups here instead of calling `std::env::set_var`. [`chromium`]
-/// passes the real ones: `std::env::var_os` and [`is_executable`].
+/// The environment comes in through `env`: environment variables are
+/// global to the process and tests run in parallel threads, so a test
+/// passes a made-up one here instead of calling `std::env::set_var`.
+/// [`chromium`] passes the real one, `std::env::var_os`.
 pub fn find_binaries(
     env: impl Fn(&str) -> Option<OsString>,
-    is_executable: impl Fn(&Path) -> bool,
+    fallback: &Path,
 ) -> Result<Binaries, Missing> {
-    let chromium = find_one(
-        &env,
-        &is_executable,
-        "CHROMIUM",
-        &["chromium", "chromium-browser"],
-        "/usr/bin/chromium",
-    );
-    let chromedriver = find_one(
-        &env,
-        &is_executable,
-        "CHROMEDRIVER",
-        &["chromedriver"],
-        "/usr/bin/chromedriver",
-    );
+    let names = ["chromium", "chromium-browser"];
+    let chromium = find_one(&env, fallback, "CHROMIUM", &names);
+    let chromedriver = find_one(&env, fallback, "CHROMEDRIVER", &["chromedriver"]);
     match (chromium, chromedriver) {
         (Ok(chromium), Ok(chromedriver)) => Ok(Binaries {
             chromium,
@@ -175,68 +173,44 @@ pub fn find_binaries(
 }
 
 /// One program: the variable `var`, else `names` on `$PATH`, else
-/// `fallback`.
+/// the first of `names` in `fallback`.
 fn find_one(
     env: &impl Fn(&str) -> Option<OsString>,
-    is_executable: &impl Fn(&Path) -> bool,
+    fallback: &Path,
     var: &str,
     names: &[&str],
-    fallback: &str,
 ) -> Result<PathBuf, String> {
-    let on_path = |name: &OsStr| -> Option<PathBuf> {
-        let path = env("PATH")?;
-        std::env::split_paths(&path)
-            .filter(|dir| !dir.as_os_str().is_empty())
-            .map(|dir| dir.join(name))
-            .find(|candidate| is_executable(candidate))
-    };
+    // A relative path in PATH (an empty entry is one) would depend on
+    // the directory the test runs in: resolve against the root, where
+    // no such program is.
+    let path = env("PATH");
+    let on_path = |name: &OsString| which::which_in(name, path.as_ref(), "/").ok();
     if let Some(value) = env(var).filter(|v| !v.is_empty()) {
-        let given = PathBuf::from(&value);
-        let found = if given.components().count() == 1 && !given.has_root() {
-            on_path(&value) // a bare name, like `chromium-browser`
-        } else {
-            Some(given).filter(|p| is_executable(p))
-        };
-        return found.ok_or_else(|| {
+        // `which` takes a name with a slash as a path, and checks it.
+        return on_path(&value).ok_or_else(|| {
             format!(
                 "{var}={} is not an executable file",
                 value.to_string_lossy()
             )
         });
     }
+    let last_resort = fallback.join(names[0]);
     names
         .iter()
-        .find_map(|name| on_path(OsStr::new(name)))
-        .or_else(|| Some(PathBuf::from(fallback)).filter(|p| is_executable(p)))
+        .find_map(|name| on_path(&OsString::from(name)))
+        .or_else(|| on_path(&last_resort.clone().into_os_string()))
         .ok_or_else(|| {
             let names = names.iter().map(|n| format!("`{n}`"));
             let names = names.collect::<Vec<_>>().join(" or ");
-            format!("no {names} on PATH and no {fallback}")
+            format!("no {names} on PATH and no {}", last_resort.display())
         })
-}
-
-/// Whether `path` is a file this user may run: the real check that
-/// [`chromium`] gives to [`find_binaries`].
-pub fn is_executable(path: &Path) -> bool {
-    let Ok(meta) = std::fs::metadata(path) else {
-        return false;
-    };
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        meta.is_file() && meta.permissions().mode() & 0o111 != 0
-    }
-    #[cfg(not(unix))]
-    {
-        meta.is_file()
-    }
 }
 
 /// Whether a missing browser must fail the test rather than skip it:
 /// when `CI` is `true` (as GitHub Actions and most CI services set it)
 /// or `1`. On CI a silent skip would hide that no browser test ran.
-pub fn ci_requires_browser(ci: Option<&OsStr>) -> bool {
-    ci.and_then(OsStr::to_str)
+pub fn ci_requires_browser(ci: Option<&std::ffi::OsStr>) -> bool {
+    ci.and_then(std::ffi::OsStr::to_str)
         .is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
 }
 
@@ -254,7 +228,8 @@ pub fn ci_requires_browser(ci: Option<&OsStr>) -> bool {
 /// [`ci_requires_browser`]. Panics too if ChromeDriver is found but does
 /// not start: that is a real failure, and the message says why.
 pub async fn chromium() -> Option<Browser> {
-    match find_binaries(|name| std::env::var_os(name), is_executable) {
+    let found = find_binaries(|name| std::env::var_os(name), Path::new("/usr/bin"));
+    match found {
         Ok(binaries) => Some(Browser::start(binaries).await),
         Err(missing) if ci_requires_browser(std::env::var_os("CI").as_deref()) => {
             panic!("CI=true, so browser tests must run, but {missing}")
@@ -272,10 +247,11 @@ pub async fn chromium() -> Option<Browser> {
 
 /// A running ChromeDriver, listening on loopback; it opens [`Page`]s.
 ///
-/// Dropping it kills ChromeDriver, after closing any page still open.
+/// Dropping it kills ChromeDriver's process group: ChromeDriver and
+/// every Chromium it started, closed pages or not.
 pub struct Browser {
     driver: Arc<Driver>,
-    /// Started with `kill_on_drop`: dropping it kills the process.
+    /// ChromeDriver, the leader of its own process group.
     process: Child,
 }
 
@@ -300,11 +276,14 @@ impl Browser {
         // prints it. No race with another test for a port picked here.
         // ChromeDriver listens on loopback only (127.0.0.1 and ::1) and
         // refuses remote clients unless given `--allowed-ips`; we don't.
+        // `process_group(0)`: a group of its own, which the Chromiums it
+        // starts join, so that one signal to the group stops them all.
         let mut process = Command::new(&binaries.chromedriver)
             .arg("--port=0")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
+            .process_group(0)
             .kill_on_drop(true)
             .spawn()
             .unwrap_or_else(|e| {
@@ -317,6 +296,8 @@ impl Browser {
         keep_tail(process.stdout.take(), &output);
         keep_tail(process.stderr.take(), &output);
 
+        // ChromeDriver prints its port once it listens; the first
+        // session is the real readiness test, and it has its own limit.
         let deadline = Instant::now() + DRIVER_STARTUP;
         let port = loop {
             if let Ok(Some(status)) = process.try_wait() {
@@ -326,9 +307,7 @@ impl Browser {
                 );
             }
             if let Some(port) = announced_port(&output) {
-                if is_ready(port).await {
-                    break port;
-                }
+                break port;
             }
             if Instant::now() > deadline {
                 panic!(
@@ -415,7 +394,8 @@ impl Browser {
                     tail(&driver.output)
                 )
             });
-        let session = match client.session_id().await {
+        let id = bounded("asking the session id", client.session_id()).await;
+        let session = match id {
             Ok(Some(id)) => id,
             other => panic!("new session has no id: {other:?}"),
         };
@@ -431,24 +411,48 @@ impl Browser {
     }
 }
 
+/// How long [`Browser::chatting`] waits for each page to say it is
+/// ready, and for the message to arrive: a bound on a failure.
+const CHAT_WAIT: Duration = Duration::from_secs(15);
+
+impl Browser {
+    /// Two people chatting, the opening of every chapter's browser
+    /// test: opens `url` in two pages, ana's and ben's; waits until each
+    /// page's `#status` contains `ready`; ana posts `text` through the
+    /// form; waits until ben's `#messages` shows it. Returns both pages
+    /// for the rest of the test, which closes them.
+    pub async fn chatting(
+        &self,
+        url: &str,
+        ready: &str,
+        text: &str,
+    ) -> (Page, Page) {
+        let ana = self.page().await;
+        let ben = self.page().await;
+        for page in [&ana, &ben] {
+            page.goto(url).await;
+        }
+        for page in [&ana, &ben] {
+            page.wait_for_text("#status", ready, CHAT_WAIT).await;
+        }
+        ana.say("ana", text).await;
+        ben.wait_for_text("#messages", text, CHAT_WAIT).await;
+        (ana, ben)
+    }
+}
+
 impl Drop for Browser {
     fn drop(&mut self) {
-        // Killing ChromeDriver does not stop the Chromiums it started:
-        // they would live on, orphans. So first end every session still
-        // open (pages dropped without `close`, often because the test
-        // failed). This blocks, but only on that failure path, only for
-        // as long as Chromium takes to quit, and with a bound.
-        let open: Vec<_> = lock(&self.driver.open).drain().collect();
-        for (session, profile) in open {
-            let path = format!("/session/{session}");
-            let done = blocking_request(self.driver.port, "DELETE", &path);
-            if let Err(e) = done {
-                tracing::warn!(%session, "could not end session: {e}");
-            }
-            drop(profile); // removes the directory, now that it's unused
+        // Killing ChromeDriver alone would leave its Chromiums running,
+        // orphans. They are in its process group, and a negative pid
+        // names the whole group (kill(2)): one signal, no waiting.
+        if let Some(pid) = self.process.id() {
+            // SAFETY: kill only sends a signal; the group is ours.
+            unsafe { libc::kill(-(pid as i32), libc::SIGKILL) };
         }
-        // Ask now; `kill_on_drop` would do the same when `process` drops.
-        let _ = self.process.start_kill();
+        // The profiles of pages never closed (often a failed test).
+        let open: Vec<_> = lock(&self.driver.open).drain().collect();
+        drop(open);
     }
 }
 
@@ -482,6 +486,14 @@ impl Page {
         if let Err(e) = bounded("typing", element.send_keys(text)).await {
             panic!("cannot type into `{css}`: {e}");
         }
+    }
+
+    /// Posts `text` as `user` through the chat page's form, as a
+    /// person would: types both fields, then clicks the send button.
+    pub async fn say(&self, user: &str, text: &str) {
+        self.fill("#user", user).await;
+        self.fill("#text", text).await;
+        self.click("#send button").await;
     }
 
     /// Clicks the element matched by `css`.
@@ -584,13 +596,16 @@ impl Page {
     /// line as "LEVEL message": `console.log` calls, uncaught errors,
     /// failed requests.
     ///
-    /// Uses ChromeDriver's log endpoint, outside the W3C standard, which
-    /// fantoccini does not wrap; hence `Result` rather than a panic.
+    /// Uses ChromeDriver's log command, outside the W3C standard, which
+    /// fantoccini sends as a raw command ([`BrowserLog`]); hence
+    /// `Result` rather than a panic, as a failure report calls it.
     pub async fn console_log(&self) -> Result<Vec<String>, String> {
-        let path = format!("/session/{}/se/log", self.session);
-        let body = json!({ "type": "browser" });
-        let reply = request(self.driver.port, "POST", &path, Some(&body)).await?;
-        let Some(entries) = reply["value"].as_array() else {
+        let asking = self.client().issue_cmd(BrowserLog);
+        let reply = match tokio::time::timeout(COMMAND_LIMIT, asking).await {
+            Ok(reply) => reply.map_err(|e| e.to_string())?,
+            Err(_) => return Err(format!("no answer in {COMMAND_LIMIT:?}")),
+        };
+        let Some(entries) = reply.as_array() else {
             return Err(format!("unexpected reply: {reply}"));
         };
         let line = |e: &Value| {
@@ -667,12 +682,12 @@ impl Drop for Page {
         };
         // Drop cannot wait, so end the session in a background task, if
         // there is a runtime to run one. If the runtime stops first (the
-        // test is over), `Browser`'s drop ends the session instead.
+        // test is over), `Browser`'s drop kills this Chromium instead.
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             let driver = Arc::clone(&self.driver);
             let session = self.session.clone();
             runtime.spawn(async move {
-                let _ = client.close().await;
+                let _ = tokio::time::timeout(COMMAND_LIMIT, client.close()).await;
                 driver.forget(&session);
             });
         }
@@ -732,122 +747,27 @@ fn announced_port(output: &Mutex<VecDeque<String>>) -> Option<u16> {
     })
 }
 
-/// Whether ChromeDriver's `/status` says it is ready for new sessions.
-async fn is_ready(port: u16) -> bool {
-    let status = request(port, "GET", "/status", None).await;
-    status.is_ok_and(|s| s["value"]["ready"] == json!(true))
-}
+/// ChromeDriver's "get log" command for the browser's console,
+/// `POST /session/{id}/se/log` with `{"type": "browser"}`: Selenium's
+/// old JSON Wire command, which ChromeDriver still keeps (the log
+/// needs `goog:loggingPrefs` in the capabilities, as
+/// [`Browser::page_with_flags`] asks). The reply's `value` is a list
+/// of `{level, message, timestamp}`.
+#[derive(Debug)]
+pub struct BrowserLog;
 
-// ChromeDriver's `/status` and log endpoints are outside fantoccini's
-// sessions, so we ask them ourselves, in plain HTTP/1.1 as the book's
-// first chapters write it by hand: one request on a fresh connection.
-// The reply ends after `Content-Length` bytes of body: ChromeDriver
-// answers `Connection: close` but keeps the connection open, so reading
-// until it closes would wait forever. `Host` must be 127.0.0.1 or
-// localhost: ChromeDriver refuses other names (against DNS rebinding).
-
-/// How long one request to ChromeDriver may take.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// One HTTP request to ChromeDriver; the reply's JSON body.
-async fn request(
-    port: u16,
-    method: &str,
-    path: &str,
-    body: Option<&Value>,
-) -> Result<Value, String> {
-    let exchange = async {
-        let address = ("127.0.0.1", port);
-        let mut stream = tokio::net::TcpStream::connect(address).await?;
-        let request = request_bytes(port, method, path, body);
-        stream.write_all(&request).await?;
-        let mut reply = Vec::new();
-        let mut buf = [0; 4096];
-        loop {
-            if let Some(json) = parse_reply(&reply) {
-                return Ok(json);
-            }
-            match stream.read(&mut buf).await? {
-                0 => return Ok(Err(truncated(&reply))),
-                n => reply.extend_from_slice(&buf[..n]),
-            }
-        }
-    };
-    match tokio::time::timeout(REQUEST_TIMEOUT, exchange).await {
-        Ok(Ok(json)) => json,
-        Ok(Err::<_, std::io::Error>(e)) => Err(format!("{method} {path}: {e}")),
-        Err(_) => Err(format!("{method} {path}: no reply in {REQUEST_TIMEOUT:?}")),
+impl WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        let session = session_id.unwrap_or_default();
+        base_url.join(&format!("session/{session}/se/log"))
     }
-}
 
-/// The same, blocking the thread: for `Drop`, which cannot await.
-fn blocking_request(port: u16, method: &str, path: &str) -> Result<Value, String> {
-    let exchange = || {
-        let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-        let mut stream =
-            std::net::TcpStream::connect_timeout(&address, REQUEST_TIMEOUT)?;
-        stream.set_read_timeout(Some(REQUEST_TIMEOUT))?;
-        stream.set_write_timeout(Some(REQUEST_TIMEOUT))?;
-        stream.write_all(&request_bytes(port, method, path, None))?;
-        let mut reply = Vec::new();
-        let mut buf = [0; 4096];
-        loop {
-            if let Some(json) = parse_reply(&reply) {
-                return Ok(json);
-            }
-            match stream.read(&mut buf)? {
-                0 => return Ok(Err(truncated(&reply))),
-                n => reply.extend_from_slice(&buf[..n]),
-            }
-        }
-    };
-    match exchange() {
-        Ok(json) => json,
-        Err::<_, std::io::Error>(e) => Err(format!("{method} {path}: {e}")),
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        let body = json!({ "type": "browser" }).to_string();
+        (http::Method::POST, Some(body))
     }
-}
-
-fn request_bytes(
-    port: u16,
-    method: &str,
-    path: &str,
-    body: Option<&Value>,
-) -> Vec<u8> {
-    let body = body.map(Value::to_string).unwrap_or_default();
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\n\
-         Host: 127.0.0.1:{port}\r\n\
-         Content-Type: application/json\r\n\
-         Content-Length: {}\r\n\
-         Connection: close\r\n\r\n",
-        body.len()
-    );
-    [head.into_bytes(), body.into_bytes()].concat()
-}
-
-/// The JSON body of `reply`, or `None` while the reply is incomplete.
-/// WebDriver answers errors with JSON too, so any status is accepted:
-/// the caller reads `value`.
-fn parse_reply(reply: &[u8]) -> Option<Result<Value, String>> {
-    let end = reply.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
-    let head = String::from_utf8_lossy(&reply[..end]);
-    let length = head.lines().find_map(|line| {
-        let (name, value) = line.split_once(':')?;
-        let is_length = name.trim().eq_ignore_ascii_case("content-length");
-        is_length.then(|| value.trim().parse::<usize>().ok())?
-    });
-    let Some(length) = length else {
-        return Some(Err(format!("no Content-Length in reply:\n{head}")));
-    };
-    let body = reply.get(end..end + length)?;
-    let json = serde_json::from_slice(body).map_err(|e| {
-        let body = String::from_utf8_lossy(body);
-        format!("{e} in reply:\n{head}{body}")
-    });
-    Some(json)
-}
-
-fn truncated(reply: &[u8]) -> String {
-    let reply = String::from_utf8_lossy(reply);
-    format!("connection closed before the reply was complete: {reply:?}")
 }

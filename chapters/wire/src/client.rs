@@ -1,13 +1,30 @@
-//! A raw-socket HTTP/1.1 client for tests: it writes exactly the
-//! bytes a test asks for, so the transcript shows no surprise header.
+//! A raw-socket HTTP/1.1 client: it writes exactly the bytes it is
+//! asked to, so a transcript (or a byte count) shows no surprise
+//! header, and it reads responses one by one, or a streaming body
+//! piece by piece, with the same decoder the transcripts use.
+//!
+//! Two ways to connect. [`Client::connect`] goes through a [`Tap`], for
+//! a test whose transcript is the point: each write returns once the
+//! tap has recorded it. [`connect`] goes straight to a server, for a
+//! test's side traffic or for chapter 6's harness.
+//!
+//! Two kinds of method. The short names (`send`, `response`, ...) are
+//! for tests: they panic with a clear message, and wait at most
+//! [`PATIENCE`] for an answer. The `try_` names return an
+//! [`io::Error`] instead and wait as long as the server takes: a long
+//! poll or an event stream may rightly stay quiet for minutes.
 
 use std::collections::VecDeque;
+use std::io;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::http1::{Dir, Http1, Piece};
+// The connection decoder, which follows a 101 to WebSocket frames.
+use crate::connection::{Connection as Http1, Piece};
+use crate::record::Dir;
 use crate::tap::{bytes_in, Event, EventKind, Recording, Tap};
 
 /// A request as a test writes it.
@@ -135,22 +152,34 @@ impl Response {
     }
 }
 
-/// One TCP connection through the tap.
+/// One TCP connection, through a tap or straight to a server.
 pub struct Client {
-    conn: usize,
-    recording: Recording,
+    /// The connection number in the transcript, and the recording to
+    /// wait on; `None` for a connection that no tap sees.
+    tapped: Option<(usize, Recording)>,
     /// Bytes written so far, to wait until the tap has them all.
     sent: usize,
     host: String,
     stream: TcpStream,
     decoder: Http1,
     pieces: VecDeque<Piece>,
+    /// The head of the response being read piece by piece, so far.
+    head: Vec<u8>,
     eof: bool,
 }
 
 /// How long a test waits for an answer before it fails. A bound for a
 /// test that would hang, not a measure of speed.
 pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// Connects straight to `addr`; `host` goes into every request's
+/// `Host` header, which HTTP/1.1 requires (RFC 9112 §3.2).
+pub async fn connect(addr: SocketAddr, host: &str) -> io::Result<Client> {
+    let stream = TcpStream::connect(addr).await?;
+    // A request is one small write: send it at once, as browsers do.
+    stream.set_nodelay(true)?;
+    Ok(Client::over(stream, host, None))
+}
 
 impl Client {
     /// Connects to the tap; returns once the tap has the connection,
@@ -161,21 +190,36 @@ impl Client {
             .expect("connect to the tap");
         stream.set_nodelay(true).expect("set TCP_NODELAY");
         let conn = tap.conn_of(stream.local_addr().unwrap()).await;
+        Client::over(stream, host, Some((conn, Recording::clone(tap))))
+    }
+
+    fn over(
+        stream: TcpStream,
+        host: &str,
+        tapped: Option<(usize, Recording)>,
+    ) -> Self {
         Client {
-            conn,
-            recording: Recording::clone(tap),
+            tapped,
             sent: 0,
             host: host.into(),
             stream,
             decoder: Http1::new(),
             pieces: VecDeque::new(),
+            head: Vec::new(),
             eof: false,
         }
     }
 
-    /// The connection number in the transcript (`C1` is 1).
+    /// The connection number in the transcript (`C1` is 1); 0 for a
+    /// connection that no tap records.
     pub fn conn(&self) -> usize {
-        self.conn
+        self.tapped.as_ref().map_or(0, |(conn, _)| *conn)
+    }
+
+    /// The `Host` this client puts in its requests, for a caller that
+    /// writes its own bytes with [`Request::to_bytes`].
+    pub fn host(&self) -> &str {
+        &self.host
     }
 
     /// Sends `request` and reads the whole response.
@@ -193,18 +237,16 @@ impl Client {
     /// Sends bytes exactly as given, and returns once the tap has
     /// recorded them: what the test does next is recorded after them.
     pub async fn write_raw(&mut self, bytes: &[u8]) {
-        let mut ignored = Vec::new();
-        // Our own decoder learns the method, to frame the response.
-        self.decoder.feed(Dir::ToServer, bytes, &mut ignored);
-        self.stream
-            .write_all(bytes)
-            .await
-            .expect("write to the tap");
-        self.sent += bytes.len();
-        let (conn, sent) = (self.conn, self.sent);
+        let conn = self.conn();
+        if let Err(e) = self.try_write_raw(bytes).await {
+            panic!("C{conn}: cannot write: {e}");
+        }
+        let Some((conn, recording)) = &self.tapped else {
+            return;
+        };
+        let (conn, sent) = (*conn, self.sent);
         let what = format!("C{conn} to send {sent} bytes");
         let recorded = |events: &[Event]| bytes_in(events, conn, Dir::ToServer);
-        let recording = &self.recording;
         recording
             .wait_until(&what, PATIENCE, |e| recorded(e) >= sent)
             .await;
@@ -212,22 +254,8 @@ impl Client {
 
     /// Reads one whole response (skipping `1xx` interim ones).
     pub async fn response(&mut self) -> Response {
-        loop {
-            if let Some(end) =
-                self.pieces.iter().position(|p| matches!(p, Piece::End(_)))
-            {
-                let pieces: Vec<Piece> = self.pieces.drain(..=end).collect();
-                let response = Response::from_pieces(&pieces);
-                if (100..200).contains(&response.status) && response.status != 101 {
-                    continue;
-                }
-                return response;
-            }
-            if self.eof {
-                panic!("C{}: the server closed before a whole response", self.conn);
-            }
-            self.read_more().await;
-        }
+        let read = self.read_response(Some(PATIENCE)).await;
+        read.unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Reads the next WebSocket frame from the server (after a `101`
@@ -248,19 +276,139 @@ impl Client {
                 }
             }
             if self.eof {
-                panic!("C{}: the server closed before a whole frame", self.conn);
+                panic!("C{}: the server closed before a whole frame", self.conn());
             }
-            self.read_more().await;
+            self.read_patiently().await;
         }
     }
 
-    async fn read_more(&mut self) {
-        let mut buf = vec![0u8; 64 * 1024];
-        let read = tokio::time::timeout(PATIENCE, self.stream.read(&mut buf));
-        let n = read
-            .await
-            .unwrap_or_else(|_| panic!("C{}: no answer in {PATIENCE:?}", self.conn))
-            .expect("read from the tap");
+    /// Sends `request` and reads the whole response.
+    pub async fn try_send(&mut self, request: Request) -> io::Result<Response> {
+        self.try_write(request).await?;
+        self.try_response().await
+    }
+
+    /// Sends `request` without waiting for the response.
+    pub async fn try_write(&mut self, request: Request) -> io::Result<()> {
+        let bytes = request.to_bytes(&self.host);
+        self.try_write_raw(&bytes).await
+    }
+
+    /// Sends bytes exactly as given: a request framed by the caller,
+    /// or several at once (pipelining, RFC 9112 §9.3.2).
+    pub async fn try_write_raw(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let mut ignored = Vec::new();
+        // Our own decoder learns the method, to frame the response.
+        self.decoder.feed(Dir::ToServer, bytes, &mut ignored);
+        self.stream.write_all(bytes).await?;
+        self.sent += bytes.len();
+        Ok(())
+    }
+
+    /// Reads one whole response (skipping `1xx` interim ones).
+    pub async fn try_response(&mut self) -> io::Result<Response> {
+        self.read_response(None).await
+    }
+
+    /// One whole response, each read waiting at most `limit`.
+    async fn read_response(
+        &mut self,
+        limit: Option<Duration>,
+    ) -> io::Result<Response> {
+        loop {
+            if let Some(end) =
+                self.pieces.iter().position(|p| matches!(p, Piece::End(_)))
+            {
+                let pieces: Vec<Piece> = self.pieces.drain(..=end).collect();
+                let response = Response::from_pieces(&pieces);
+                if (100..200).contains(&response.status) && response.status != 101 {
+                    continue;
+                }
+                return Ok(response);
+            }
+            if self.eof {
+                return Err(closed(self.conn(), "a whole response"));
+            }
+            self.read_more(limit).await?;
+        }
+    }
+
+    /// Reads the head of the next response (skipping `1xx` interim
+    /// ones): its status and headers, with an empty body. The body
+    /// follows from [`Client::try_body_part`], as it arrives: the way
+    /// to read an endless `text/event-stream`.
+    pub async fn try_head(&mut self) -> io::Result<Response> {
+        loop {
+            while let Some(piece) = self.pieces.pop_front() {
+                // The decoder cuts a head into its lines; the rest before
+                // the empty line is notes, or the end of an earlier
+                // message nobody read to its end.
+                let Piece::Bytes {
+                    bytes,
+                    payload: false,
+                } = piece
+                else {
+                    continue;
+                };
+                self.head.extend_from_slice(&bytes);
+                if !self.head.ends_with(b"\r\n\r\n") {
+                    continue;
+                }
+                let head = Piece::Bytes {
+                    bytes: std::mem::take(&mut self.head),
+                    payload: false,
+                };
+                let response = Response::from_pieces(&[head]);
+                let interim = (100..200).contains(&response.status);
+                if !interim || response.status == 101 {
+                    return Ok(response);
+                }
+            }
+            if self.eof {
+                return Err(closed(self.conn(), "a response head"));
+            }
+            self.read_more(None).await?;
+        }
+    }
+
+    /// The next bytes of the body whose head [`Client::try_head`] read,
+    /// without their framing (chunk sizes); `None` once the body ended.
+    /// A part is whatever one read brought: not a whole chunk, nor an
+    /// event.
+    pub async fn try_body_part(&mut self) -> io::Result<Option<Vec<u8>>> {
+        loop {
+            while let Some(piece) = self.pieces.pop_front() {
+                match piece {
+                    Piece::Bytes {
+                        bytes,
+                        payload: true,
+                    } => return Ok(Some(bytes)),
+                    Piece::End(_) => return Ok(None),
+                    // Chunk-size lines and the decoder's notes.
+                    _ => {}
+                }
+            }
+            if self.eof {
+                return Err(closed(self.conn(), "the end of a body"));
+            }
+            self.read_more(None).await?;
+        }
+    }
+
+    /// Reads what the server sent next, waiting at most `limit`, and
+    /// cuts it into pieces.
+    async fn read_more(&mut self, limit: Option<Duration>) -> io::Result<()> {
+        let mut buf = [0u8; 16 * 1024];
+        let read = self.stream.read(&mut buf);
+        let n = match limit {
+            None => read.await?,
+            Some(limit) => {
+                tokio::time::timeout(limit, read).await.map_err(|_| {
+                    let why = format!("C{}: no answer in {limit:?}", self.conn());
+                    io::Error::new(io::ErrorKind::TimedOut, why)
+                })??
+            }
+        };
         let mut out = Vec::new();
         if n == 0 {
             self.eof = true;
@@ -269,13 +417,21 @@ impl Client {
             self.decoder.feed(Dir::ToClient, &buf[..n], &mut out);
         }
         self.pieces.extend(out);
+        Ok(())
+    }
+
+    /// A test's read: at most [`PATIENCE`], and a panic on any error.
+    async fn read_patiently(&mut self) {
+        if let Err(e) = self.read_more(Some(PATIENCE)).await {
+            panic!("{e}");
+        }
     }
 
     /// Waits for the server to close the connection (after a response
     /// that said `connection: close`, for example).
     pub async fn expect_closed_by_server(&mut self) {
         while !self.eof {
-            self.read_more().await;
+            self.read_patiently().await;
         }
         self.wait_for_fin(Dir::ToClient).await;
     }
@@ -286,19 +442,28 @@ impl Client {
         let _ = self.stream.shutdown().await;
         self.wait_for_fin(Dir::ToServer).await;
         while !self.eof {
-            self.read_more().await;
+            self.read_patiently().await;
         }
         self.wait_for_fin(Dir::ToClient).await;
     }
 
     async fn wait_for_fin(&self, dir: Dir) {
-        let conn = self.conn;
+        let Some((conn, recording)) = &self.tapped else {
+            return;
+        };
+        let conn = *conn;
         let what = format!("C{conn} to close {}", dir.arrow());
-        self.recording
+        recording
             .wait_until(&what, PATIENCE, |events| {
                 let close = EventKind::Close { dir };
                 events.iter().any(|e| e.conn == conn && e.kind == close)
             })
             .await;
     }
+}
+
+/// The error for a connection the server closed too early.
+fn closed(conn: usize, before: &str) -> io::Error {
+    let why = format!("C{conn}: the server closed before {before}");
+    io::Error::new(io::ErrorKind::UnexpectedEof, why)
 }

@@ -9,11 +9,11 @@
 //!   │◀───────────────────────│
 //! ```
 
-use crate::http1::Dir;
-use crate::transcript::WIDTH;
+use crate::record::Dir;
 
-/// Draws `messages` (connection, direction, summary) in order.
-pub fn draw(messages: &[(usize, Dir, String)]) -> String {
+/// Draws `messages` (connection, direction, summary) in order, in
+/// lines at most `page_width` characters wide (the transcript's).
+pub fn draw(messages: &[(usize, Dir, String)], page_width: usize) -> String {
     let mut conns: Vec<usize> = messages.iter().map(|m| m.0).collect();
     conns.sort_unstable();
     conns.dedup();
@@ -37,7 +37,7 @@ pub fn draw(messages: &[(usize, Dir, String)]) -> String {
         .max()
         .unwrap_or(0);
     let columns = names.len();
-    let max_gap = (WIDTH - 4) / (columns - 1).max(1);
+    let max_gap = (page_width - 4) / (columns - 1).max(1);
     let gap = (longest + 4).clamp(12, max_gap.max(12));
     let x = |col: usize| 3 + col * gap;
     let width = x(columns - 1) + 4;

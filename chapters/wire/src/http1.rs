@@ -5,27 +5,16 @@
 //! header line, each body and each chunk with its size. It must give
 //! the same pieces however the bytes were split across reads: TCP
 //! keeps the order of bytes, never the size of the reads.
+//!
+//! It knows HTTP/1.1 only. After a `101 Switching Protocols` it says
+//! so ([`Piece::Switched`]) and cuts nothing more: the bytes that
+//! follow belong to the new protocol, and the connection decoder
+//! ([`crate::connection`]) takes them with [`Http1::take_rest`].
 
 use std::collections::VecDeque;
 
-/// Which way bytes go on a connection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Dir {
-    /// From the client to the server: requests.
-    ToServer,
-    /// From the server to the client: responses.
-    ToClient,
-}
-
-impl Dir {
-    /// The arrow a transcript prints: `→` to the server, `←` back.
-    pub fn arrow(self) -> &'static str {
-        match self {
-            Dir::ToServer => "→",
-            Dir::ToClient => "←",
-        }
-    }
-}
+use crate::body::{NewReader, Reader};
+use crate::record::Dir;
 
 /// One decoded part of a byte stream.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,10 +28,10 @@ pub enum Piece {
     /// A whole message ended here; the text sums it up in a few words
     /// (`GET /messages?after=0`, `200 OK, 2-byte body`).
     End(String),
-    /// A WebSocket frame (after `101 Switching Protocols`), decoded.
-    Frame(crate::websocket::Decoded),
-    /// An HTTP/2 frame (after the connection preface), decoded.
-    Http2(Box<crate::http2::Shown>),
+    /// The `101 Switching Protocols` that just ended: from here on the
+    /// connection speaks the protocol its `Upgrade` header names (RFC
+    /// 9110 §7.8), both ways, and this decoder cuts nothing more.
+    Switched(String),
 }
 
 /// How the body of the current message is delimited (RFC 9112 §6.3).
@@ -62,10 +51,12 @@ enum State {
     Trailers,
     /// A response with no length: the body ends when the server closes.
     UntilClose,
-    /// After `101 Switching Protocols`: no longer HTTP/1.1.
+    /// After `101 Switching Protocols`: no longer HTTP/1.1. The bytes
+    /// wait in the buffer for [`Http1::take_rest`].
     Switched,
-    /// After a `101` to `websocket`: frames (RFC 6455 §5).
-    WebSocket,
+    /// Bytes that cannot be HTTP/1.1 (a bad chunk size): passed on as
+    /// they come, uncut.
+    Lost,
 }
 
 /// One direction of one connection.
@@ -82,8 +73,10 @@ struct Stream {
     /// Body bytes of the message being read (for its summary).
     body_len: usize,
     /// A `text/event-stream` body is also read as events, so the
-    /// transcript can note each one (see [`crate::sse`]).
-    events: Option<crate::sse::Parser>,
+    /// transcript can note each one (see [`crate::body`]).
+    events: Option<Box<dyn Reader>>,
+    /// Where a reader for an event stream comes from, if anywhere.
+    new_reader: Option<NewReader>,
 }
 
 /// The decoder of one connection: requests one way, responses back.
@@ -96,11 +89,6 @@ pub struct Http1 {
     responses: Stream,
     /// Methods of the requests still waiting for their response.
     methods: VecDeque<String>,
-    /// Set once the client sent the HTTP/2 preface: from then on, both
-    /// ways carry HTTP/2 frames (RFC 9113 §3.4).
-    h2: Option<crate::http2::Http2>,
-    /// The client's first bytes were not the preface: HTTP/1.1 for good.
-    spoke_http1: bool,
 }
 
 impl Default for Http1 {
@@ -110,77 +98,53 @@ impl Default for Http1 {
 }
 
 impl Http1 {
+    /// A decoder that passes event-stream bodies on as bytes, unread.
     pub fn new() -> Self {
         Http1 {
-            requests: Stream::new(Dir::ToServer),
-            responses: Stream::new(Dir::ToClient),
+            requests: Stream::new(Dir::ToServer, None),
+            responses: Stream::new(Dir::ToClient, None),
             methods: VecDeque::new(),
-            h2: None,
-            spoke_http1: false,
+        }
+    }
+
+    /// A decoder that also reads each `text/event-stream` body with a
+    /// reader from `new_reader`, and notes what each line did.
+    pub fn with_event_streams(new_reader: NewReader) -> Self {
+        Http1 {
+            responses: Stream::new(Dir::ToClient, Some(new_reader)),
+            ..Http1::new()
         }
     }
 
     /// Feeds the next bytes that went in `dir`; pieces that are
     /// complete are pushed onto `out`.
     pub fn feed(&mut self, dir: Dir, bytes: &[u8], out: &mut Vec<Piece>) {
-        if let Some(h2) = self.h2.as_mut() {
-            return h2.feed(dir, bytes, out);
-        }
-        if dir == Dir::ToServer && self.at_preface(bytes, out) {
-            return;
-        }
         let stream = match dir {
             Dir::ToServer => &mut self.requests,
             Dir::ToClient => &mut self.responses,
         };
         stream.buf.extend_from_slice(bytes);
         stream.cut(&mut self.methods, out);
-        // A 101 to WebSocket switches both ways (RFC 6455 §4.1): the
-        // client's next bytes are frames, not a request.
-        if self.responses.state == State::WebSocket
-            && self.requests.state != State::WebSocket
-        {
-            self.requests.state = State::WebSocket;
-            self.requests.cut(&mut self.methods, out);
+        // A 101 switches both ways (RFC 9110 §15.2.2): the client's
+        // next bytes are the new protocol's, not a request.
+        if self.responses.state == State::Switched {
+            self.requests.state = State::Switched;
         }
     }
 
-    /// Before the first request: a client that speaks HTTP/2 by prior
-    /// knowledge (h2c, RFC 9113 §3.3) starts with the preface instead.
-    /// Returns true if it took the bytes: the preface, or the start of
-    /// one, which waits for the rest.
-    fn at_preface(&mut self, bytes: &[u8], out: &mut Vec<Piece>) -> bool {
-        use crate::http2::PREFACE;
-        if self.spoke_http1 {
-            return false;
-        }
-        let mut seen = self.requests.buf.clone();
-        seen.extend_from_slice(bytes);
-        if seen.len() < PREFACE.len() && PREFACE.starts_with(&seen) {
-            self.requests.buf = seen;
-            return true;
-        }
-        if !seen.starts_with(PREFACE) {
-            self.spoke_http1 = true;
-            return false;
-        }
-        self.requests.buf.clear();
-        out.push(overhead(PREFACE.to_vec()));
-        out.push(Piece::Note(
-            "the HTTP/2 connection preface: from here on, frames both ways".into(),
-        ));
-        let mut h2 = crate::http2::Http2::new();
-        h2.feed(Dir::ToServer, &seen[PREFACE.len()..], out);
-        self.h2 = Some(h2);
-        true
+    /// After [`Piece::Switched`]: the bytes that went `dir` and are not
+    /// HTTP/1.1, for the decoder of the new protocol.
+    pub fn take_rest(&mut self, dir: Dir) -> Vec<u8> {
+        let stream = match dir {
+            Dir::ToServer => &mut self.requests,
+            Dir::ToClient => &mut self.responses,
+        };
+        std::mem::take(&mut stream.buf)
     }
 
     /// The side that sent in `dir` closed it: whatever is left is
     /// pushed as it is, with a note if a message was cut short.
     pub fn finish(&mut self, dir: Dir, out: &mut Vec<Piece>) {
-        if let Some(h2) = self.h2.as_mut() {
-            return h2.finish(dir, out);
-        }
         let stream = match dir {
             Dir::ToServer => &mut self.requests,
             Dir::ToClient => &mut self.responses,
@@ -190,7 +154,7 @@ impl Http1 {
 }
 
 impl Stream {
-    fn new(dir: Dir) -> Self {
+    fn new(dir: Dir, new_reader: Option<NewReader>) -> Self {
         Stream {
             dir,
             state: State::Head,
@@ -199,6 +163,7 @@ impl Stream {
             headers: Vec::new(),
             body_len: 0,
             events: None,
+            new_reader,
         }
     }
 
@@ -281,8 +246,9 @@ impl Stream {
                     }
                     false
                 }
-                State::WebSocket => self.frame(out),
-                State::Switched => {
+                // The bytes wait for the new protocol's decoder.
+                State::Switched => false,
+                State::Lost => {
                     if !self.buf.is_empty() {
                         let bytes = std::mem::take(&mut self.buf);
                         out.push(Piece::Bytes {
@@ -299,24 +265,6 @@ impl Stream {
         }
     }
 
-    /// Reads one WebSocket frame, if it is all there. The transcript
-    /// decodes any size (the limit is a server's business).
-    fn frame(&mut self, out: &mut Vec<Piece>) -> bool {
-        match crate::websocket::decode(&self.buf, u64::MAX >> 1) {
-            Ok(Some(decoded)) => {
-                self.take(decoded.wire_len());
-                out.push(Piece::Frame(decoded));
-                true
-            }
-            Ok(None) => false,
-            Err(e) => {
-                out.push(Piece::Note(format!("not a WebSocket frame: {e}")));
-                self.state = State::Switched;
-                true
-            }
-        }
-    }
-
     fn payload(&mut self, n: usize, out: &mut Vec<Piece>) {
         let bytes = self.take(n);
         self.push_payload(bytes, out);
@@ -327,17 +275,15 @@ impl Stream {
     /// notes do not depend on how the bytes were split.
     fn push_payload(&mut self, bytes: Vec<u8>, out: &mut Vec<Piece>) {
         self.body_len += bytes.len();
-        let Some(parser) = self.events.as_mut() else {
+        let Some(reader) = self.events.as_mut() else {
             out.push(Piece::Bytes {
                 bytes,
                 payload: true,
             });
             return;
         };
-        let mut outputs = Vec::new();
-        parser.feed(&bytes, &mut outputs);
         let mut from = 0;
-        for (at, output) in outputs {
+        for (at, notes) in reader.notes(&bytes) {
             if at > from {
                 let part = bytes[from..at].to_vec();
                 out.push(Piece::Bytes {
@@ -345,7 +291,7 @@ impl Stream {
                     payload: true,
                 });
             }
-            out.extend(output.notes().into_iter().map(Piece::Note));
+            out.extend(notes.into_iter().map(Piece::Note));
             from = at;
         }
         if from < bytes.len() {
@@ -427,7 +373,7 @@ impl Stream {
                     essence.eq_ignore_ascii_case("text/event-stream")
                 });
                 if event_stream {
-                    self.events = Some(crate::sse::Parser::new());
+                    self.events = self.new_reader.map(|new| new());
                 }
                 let status: u16 = self
                     .start
@@ -438,19 +384,9 @@ impl Stream {
                 if status == 101 {
                     methods.pop_front();
                     self.end(out);
-                    let websocket = get("upgrade")
-                        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
-                    if websocket {
-                        self.state = State::WebSocket;
-                        out.push(Piece::Note(
-                            "from here on: WebSocket frames".into(),
-                        ));
-                        return;
-                    }
+                    let protocol = get("upgrade").unwrap_or("").to_owned();
                     self.state = State::Switched;
-                    out.push(Piece::Note(
-                        "the connection now speaks another protocol".into(),
-                    ));
+                    out.push(Piece::Switched(protocol));
                     return;
                 }
                 if (100..200).contains(&status) {
@@ -496,7 +432,7 @@ impl Stream {
             }
             Err(_) => {
                 out.push(Piece::Note("not a chunk size".into()));
-                self.state = State::Switched;
+                self.state = State::Lost;
             }
         }
         true
@@ -522,18 +458,12 @@ impl Stream {
                 out.push(Piece::Note("the close ends the body".into()));
                 self.end(out);
             }
-            State::Switched | State::WebSocket => {
+            State::Switched | State::Lost => {
                 if !rest.is_empty() {
-                    let n = rest.len();
                     out.push(Piece::Bytes {
                         bytes: rest,
                         payload: true,
                     });
-                    if self.state == State::WebSocket {
-                        let note =
-                            format!("closed in the middle of a frame ({n} bytes)");
-                        out.push(Piece::Note(note));
-                    }
                 }
             }
             State::Head if self.start.is_empty() && rest.is_empty() => {}

@@ -30,7 +30,9 @@
 
 use std::collections::HashMap;
 
-use crate::http1::{Dir, Piece};
+use crate::body::{NewReader, Reader};
+use crate::escape::escape;
+use crate::record::{Dir, Event, EventKind};
 
 /// HPACK, for tests that write HEADERS frames themselves.
 pub use loona_hpack as hpack;
@@ -258,7 +260,7 @@ pub struct Shown {
 #[derive(Debug, Default)]
 struct StreamInfo {
     /// The response is an event stream: DATA is also read as events.
-    events: Option<crate::sse::Parser>,
+    events: Option<Box<dyn Reader>>,
 }
 
 /// A header block being collected: HEADERS or PUSH_PROMISE, then
@@ -286,6 +288,8 @@ struct Side {
 pub struct Http2 {
     sides: [Side; 2],
     streams: HashMap<u32, StreamInfo>,
+    /// Where a reader for an event stream comes from, if anywhere.
+    new_reader: Option<NewReader>,
 }
 
 impl std::fmt::Debug for Http2 {
@@ -306,6 +310,7 @@ impl Default for Http2 {
 const SHOWN_LINES: usize = 8;
 
 impl Http2 {
+    /// A decoder that shows the DATA of event streams as lines, unread.
     pub fn new() -> Self {
         let side = || Side {
             buf: Vec::new(),
@@ -316,35 +321,35 @@ impl Http2 {
         Http2 {
             sides: [side(), side()],
             streams: HashMap::new(),
+            new_reader: None,
+        }
+    }
+
+    /// A decoder that also reads the DATA of each `text/event-stream`
+    /// response with a reader from `new_reader`, and notes each event.
+    pub fn with_event_streams(new_reader: NewReader) -> Self {
+        Http2 {
+            new_reader: Some(new_reader),
+            ..Http2::new()
         }
     }
 
     /// Feeds bytes that went `dir` (after the preface); each whole
-    /// frame becomes one [`Piece::Http2`].
-    pub fn feed(&mut self, dir: Dir, bytes: &[u8], out: &mut Vec<Piece>) {
+    /// frame is pushed onto `out`, as a transcript shows it.
+    pub fn feed(&mut self, dir: Dir, bytes: &[u8], out: &mut Vec<Shown>) {
         let i = slot(dir);
         self.sides[i].buf.extend_from_slice(bytes);
         while let Some((frame, used)) = parse(&self.sides[i].buf) {
             let header = self.sides[i].buf[..HEADER_LEN].to_vec();
             self.sides[i].buf.drain(..used);
-            let shown = self.show(i, &header, frame);
-            out.push(Piece::Http2(Box::new(shown)));
+            out.push(self.show(i, &header, frame));
         }
     }
 
-    /// The side that sent `dir` closed: a frame cut short is said so.
-    pub fn finish(&mut self, dir: Dir, out: &mut Vec<Piece>) {
-        let rest = std::mem::take(&mut self.sides[slot(dir)].buf);
-        if !rest.is_empty() {
-            let n = rest.len();
-            out.push(Piece::Bytes {
-                bytes: rest,
-                payload: false,
-            });
-            out.push(Piece::Note(format!(
-                "closed in the middle of a frame ({n} bytes)"
-            )));
-        }
+    /// The side that sent `dir` closed: returns the bytes of a frame
+    /// it cut short (none if it closed between frames).
+    pub fn finish(&mut self, dir: Dir) -> Vec<u8> {
+        std::mem::take(&mut self.sides[slot(dir)].buf)
     }
 
     fn show(&mut self, side: usize, header: &[u8], frame: Frame) -> Shown {
@@ -385,7 +390,7 @@ impl Http2 {
                 let info = self.streams.entry(s).or_default();
                 let sse = info.events.is_some();
                 let event =
-                    data_rows(s, info.events.as_mut(), data, &mut shown.rows);
+                    data_rows(s, info.events.as_deref_mut(), data, &mut shown.rows);
                 if let Some(event) = event {
                     // The diagram draws each event as an arrow.
                     shown.summary = Some(event);
@@ -504,7 +509,7 @@ impl Http2 {
                     format!("last stream processed {last}, {name} (0x{code:x})"),
                 );
                 if len > 8 {
-                    let debug = crate::transcript::escape(&p[8..]);
+                    let debug = escape(&p[8..]);
                     note(&mut shown, format!("debug data: {debug}"));
                 }
                 shown.summary = Some(format!("GOAWAY {name}"));
@@ -548,7 +553,7 @@ impl Http2 {
         let mut kinds = kinds.into_iter();
         for (name, value) in &headers {
             let name = String::from_utf8_lossy(name);
-            let value = crate::transcript::escape(value);
+            let value = escape(value);
             let how = kinds.next().unwrap_or_default();
             shown
                 .rows
@@ -580,7 +585,7 @@ impl Http2 {
             if event_stream {
                 // An event stream (WHATWG HTML §9.2) is also decoded.
                 self.streams.entry(s).or_default().events =
-                    Some(crate::sse::Parser::new());
+                    self.new_reader.map(|new| new());
             }
         }
     }
@@ -663,15 +668,12 @@ fn priority(p: &[u8]) -> String {
 /// Returns a summary of the first event, for the diagram.
 fn data_rows(
     stream: u32,
-    events: Option<&mut crate::sse::Parser>,
+    events: Option<&mut (dyn Reader + 'static)>,
     data: &[u8],
     rows: &mut Vec<(bool, String)>,
 ) -> Option<String> {
     let mut first = None;
-    let mut outputs = Vec::new();
-    if let Some(parser) = events {
-        parser.feed(data, &mut outputs);
-    }
+    let outputs = events.map(|reader| reader.notes(data)).unwrap_or_default();
     let mut outputs = outputs.into_iter().peekable();
     let mut start = 0;
     let mut lines = 0;
@@ -685,14 +687,14 @@ fn data_rows(
             rows.push((true, format!("… {rest} more bytes of data")));
             break;
         }
-        rows.push((false, crate::transcript::escape(&data[start..end])));
+        rows.push((false, escape(&data[start..end])));
         lines += 1;
         while let Some((at, _)) = outputs.peek() {
             if *at > end {
                 break;
             }
-            let (_, output) = outputs.next().unwrap();
-            for (i, note) in output.notes().into_iter().enumerate() {
+            let (_, notes) = outputs.next().unwrap();
+            for (i, note) in notes.into_iter().enumerate() {
                 // Which stream the event came on: `s1 event message…`.
                 let note = if i == 0 {
                     format!("s{stream} {note}")
@@ -799,10 +801,10 @@ fn integer(bytes: &[u8], prefix: u32) -> Option<(usize, usize)> {
 
 /// The frames that went `dir` on `conn`, as recorded by a tap (after
 /// the preface). A test waits on these to know where a story stands.
-pub fn frames_in(events: &[crate::tap::Event], conn: usize, dir: Dir) -> Vec<Frame> {
+pub fn frames_in(events: &[Event], conn: usize, dir: Dir) -> Vec<Frame> {
     let mut bytes = Vec::new();
     for event in events.iter().filter(|e| e.conn == conn) {
-        if let crate::tap::EventKind::Data { dir: d, bytes: b } = &event.kind {
+        if let EventKind::Data { dir: d, bytes: b } = &event.kind {
             if *d == dir {
                 bytes.extend_from_slice(b);
             }
@@ -916,16 +918,6 @@ fn string_into(out: &mut Vec<u8>, bytes: &[u8]) {
 mod tests {
     use super::*;
 
-    fn shown(pieces: &[Piece]) -> Vec<&Shown> {
-        pieces
-            .iter()
-            .filter_map(|p| match p {
-                Piece::Http2(s) => Some(&**s),
-                _ => None,
-            })
-            .collect()
-    }
-
     #[test]
     fn frames_round_trip_and_wait_for_all_their_bytes() {
         let frame = Frame::settings(&[(setting::ENABLE_PUSH, 0)]);
@@ -941,7 +933,7 @@ mod tests {
     fn hpack_tables_live_as_long_as_the_connection() {
         let mut h2 = Http2::new();
         let mut encoder = HeaderEncoder::new();
-        let mut out = Vec::new();
+        let mut frames = Vec::new();
         let request = [
             (":method", "GET"),
             (":scheme", "http"),
@@ -952,10 +944,9 @@ mod tests {
             let block = encoder.encode(&request);
             let frame = Frame::headers(stream, block, true).encode();
             // Split anywhere: the decoder waits for whole frames.
-            h2.feed(Dir::ToServer, &frame[..5], &mut out);
-            h2.feed(Dir::ToServer, &frame[5..], &mut out);
+            h2.feed(Dir::ToServer, &frame[..5], &mut frames);
+            h2.feed(Dir::ToServer, &frame[5..], &mut frames);
         }
-        let frames = shown(&out);
         assert_eq!(frames.len(), 2);
         assert!(frames[0].frame.payload.len() > frames[1].frame.payload.len());
         assert_eq!(
@@ -976,137 +967,9 @@ mod tests {
     }
 
     #[test]
-    fn data_of_an_event_stream_gets_event_notes() {
-        let mut h2 = Http2::new();
-        let mut encoder = HeaderEncoder::new();
-        let mut out = Vec::new();
-        let head = [(":status", "200"), ("content-type", "text/event-stream")];
-        let block = encoder.encode(&head);
-        h2.feed(
-            Dir::ToClient,
-            &Frame::headers(1, block, false).encode(),
-            &mut out,
-        );
-        let event = b"id: 1\nevent: message\ndata: hi\n\n";
-        h2.feed(
-            Dir::ToClient,
-            &Frame::data(1, event, false).encode(),
-            &mut out,
-        );
-        let data = shown(&out)[1];
-        assert_eq!(data.payload, event.len());
-        assert_eq!(data.overhead, 9);
-        let last = data.rows.last().unwrap();
-        assert_eq!(
-            last,
-            &(true, r#"s1 event message, lastEventId "1", data hi"#.into())
-        );
-    }
-
-    #[test]
     fn integers_with_a_prefix() {
         // RFC 7541 C.1.2: 1337 with a 5-bit prefix.
         assert_eq!(integer(&[0x1f, 0x9a, 0x0a], 5), Some((1337, 3)));
         assert_eq!(integer(&[0x0a], 5), Some((10, 1)));
-    }
-
-    /// Client bytes: the preface, SETTINGS, a header block split into
-    /// HEADERS and CONTINUATION, a PING, RST_STREAM and GOAWAY.
-    fn conversation() -> Vec<u8> {
-        let mut encoder = HeaderEncoder::new();
-        let block = encoder.encode(&[(":method", "GET"), (":path", "/events")]);
-        let (first, rest) = block.split_at(3);
-        let frames = [
-            Frame::settings(&[(setting::ENABLE_PUSH, 0), (0x99, 1)]),
-            Frame::new(Kind::HEADERS, flags::END_STREAM, 1, first.to_vec()),
-            Frame::new(Kind::CONTINUATION, flags::END_HEADERS, 1, rest.to_vec()),
-            Frame::ping(false, *b"12345678"),
-            Frame::window_update(1, 1000),
-            Frame::rst_stream(1, 0x8),
-            Frame::goaway(1, 0x0),
-        ];
-        let mut bytes = PREFACE.to_vec();
-        for frame in frames {
-            bytes.extend(frame.encode());
-        }
-        bytes
-    }
-
-    fn decode(parts: &[&[u8]]) -> Vec<Piece> {
-        let mut http = crate::http1::Http1::new();
-        let mut out = Vec::new();
-        for part in parts {
-            http.feed(Dir::ToServer, part, &mut out);
-        }
-        // Neighbouring bytes are joined: how reads were split is not
-        // part of the result.
-        let mut joined: Vec<Piece> = Vec::new();
-        for piece in out {
-            if let (
-                Some(Piece::Bytes { bytes, .. }),
-                Piece::Bytes { bytes: more, .. },
-            ) = (joined.last_mut(), &piece)
-            {
-                bytes.extend_from_slice(more);
-                continue;
-            }
-            joined.push(piece);
-        }
-        joined
-    }
-
-    #[test]
-    fn every_split_gives_the_same_frames() {
-        let bytes = conversation();
-        let whole = decode(&[&bytes]);
-        for cut in 0..=bytes.len() {
-            let (a, b) = bytes.split_at(cut);
-            assert_eq!(decode(&[a, b]), whole, "cut at {cut}");
-        }
-        let one_by_one: Vec<&[u8]> = bytes.chunks(1).collect();
-        assert_eq!(decode(&one_by_one), whole);
-    }
-
-    #[test]
-    fn control_frames_and_continuation_are_decoded() {
-        let pieces = decode(&[&conversation()]);
-        let frames = shown(&pieces);
-        assert_eq!(frames.len(), 7);
-        let notes: Vec<&str> = frames
-            .iter()
-            .flat_map(|f| f.rows.iter())
-            .filter(|(note, _)| *note)
-            .map(|(_, text)| text.as_str())
-            .collect();
-        for expected in [
-            "  ENABLE_PUSH (0x2) = 0",
-            "  unknown (0x99) = 1",
-            "the header block goes on in CONTINUATION",
-            "  :path: /events  (literal, name 4, added as 62)",
-            "data 31 32 33 34 35 36 37 38: asks for the same 8 bytes back",
-            "stream 1 may receive 1000 more bytes",
-            "stream 1 ends: CANCEL (0x8)",
-            "last stream processed 1, NO_ERROR (0x0)",
-        ] {
-            assert!(notes.contains(&expected), "{expected:?} in {notes:#?}");
-        }
-        // The request ends with its CONTINUATION: one message.
-        let messages = frames.iter().filter(|f| f.message).count();
-        assert_eq!(messages, 1);
-        assert_eq!(
-            frames[2].summary.as_deref(),
-            Some("s1 GET /events, END_STREAM")
-        );
-        // Every byte is counted, none as payload (there is no DATA).
-        let counted: usize = frames.iter().map(|f| f.overhead + f.payload).sum();
-        assert_eq!(counted + PREFACE.len(), conversation().len());
-    }
-
-    #[test]
-    fn an_http1_request_is_not_taken_for_a_preface() {
-        // `P` could start the preface; `POST` cannot.
-        let pieces = decode(&[b"P", b"OST / HTTP/1.1\r\ncontent-length: 0\r\n\r\n"]);
-        assert!(pieces.contains(&Piece::End("POST /".into())), "{pieces:?}");
-        assert!(shown(&pieces).is_empty());
     }
 }

@@ -22,8 +22,21 @@ impl Server {
     /// Starts `exe` (from `env!("CARGO_BIN_EXE_<name>")`) with `args`
     /// and `--addr 127.0.0.1:0`, and reads its first line.
     pub async fn start(exe: &str, args: &[&str]) -> Server {
+        Server::start_with_env(exe, args, &[]).await
+    }
+
+    /// [`Server::start`], with `env` added to the environment that the
+    /// server inherits, such as `("RUST_LOG", "warn")`. The variables
+    /// are the child's alone: this process's environment is not
+    /// changed, which would be unsound while other threads run.
+    pub async fn start_with_env(
+        exe: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Server {
         let mut child = Command::new(exe)
             .args(args)
+            .envs(env.iter().copied())
             .args(["--addr", "127.0.0.1:0"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

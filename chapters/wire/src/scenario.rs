@@ -18,9 +18,10 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::client::Client;
-use crate::tap::Tap;
-use crate::transcript::Transcript;
+// A scenario is for tests only (the `testing` feature); a server on a
+// free port is also what chapter 6 measures.
+#[cfg(feature = "testing")]
+use crate::{client::Client, tap::Tap, transcript::Transcript};
 
 /// A server started on `127.0.0.1:0` the way every chapter starts:
 /// `serve(listener, shutdown)` (the mini-redis shape). Dropping it
@@ -127,12 +128,14 @@ impl Future for Shutdown {
 }
 
 /// A server, a tap in front of it, and the clients of one story.
+#[cfg(feature = "testing")]
 pub struct Scenario {
     pub server: TestServer,
     pub tap: Tap,
     host: String,
 }
 
+#[cfg(feature = "testing")]
 impl Scenario {
     /// Starts the server and the tap. `host` is what clients write in
     /// their `host` header: the chapter's own address, as a reader's
@@ -161,4 +164,62 @@ impl Scenario {
         let ports = [self.tap.addr().port(), self.server.addr().port()];
         Transcript::new(&self.tap.events(), &ports)
     }
+}
+
+/// True when the bytes sent to `conn` so far end with a whole chunk of
+/// an event stream (its data ends in LF, then the chunk's CR LF). A
+/// test that goes on before this could see the chunk's last bytes
+/// recorded after its next step, and the transcript would change.
+pub fn at_chunk_end(events: &[crate::record::Event], conn: usize) -> bool {
+    use crate::record::{Dir, EventKind};
+    let mut tail: Vec<u8> = Vec::new();
+    for event in events.iter().filter(|e| e.conn == conn) {
+        if let EventKind::Data {
+            dir: Dir::ToClient,
+            bytes,
+        } = &event.kind
+        {
+            tail.extend_from_slice(bytes);
+            let keep = tail.len().saturating_sub(3);
+            tail.drain(..keep);
+        }
+    }
+    tail.ends_with(b"\n\r\n")
+}
+
+/// Waits (at most `patience`) until the event stream on `conn` has
+/// dispatched `n` events and ended its chunk, and returns them. More
+/// than `n` fails: the story went on without the test.
+pub async fn wait_events(
+    tap: &crate::tap::Recording,
+    conn: usize,
+    n: usize,
+    patience: Duration,
+) -> Vec<crate::sse::Event> {
+    let what = format!("{n} events on C{conn}");
+    tap.wait_until(&what, patience, |events| {
+        crate::sse::events_in(events, conn).len() >= n && at_chunk_end(events, conn)
+    })
+    .await;
+    let events = crate::sse::events_in(&tap.events(), conn);
+    assert_eq!(events.len(), n, "more events than expected: {events:?}");
+    events
+}
+
+/// Waits (at most `patience`) until the event stream on `conn` has
+/// sent its `retry:` line, at the end of a chunk.
+pub async fn wait_retry(
+    tap: &crate::tap::Recording,
+    conn: usize,
+    patience: Duration,
+) {
+    let what = format!("retry on C{conn}");
+    tap.wait_until(&what, patience, |events| {
+        let outputs = crate::sse::outputs_in(events, conn);
+        let retry = outputs
+            .iter()
+            .any(|o| matches!(o, crate::sse::Output::Retry(_)));
+        retry && at_chunk_end(events, conn)
+    })
+    .await;
 }

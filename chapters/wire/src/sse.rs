@@ -16,10 +16,18 @@
 //! The [`Parser`] takes bytes as they come and reports, for each line
 //! that did something, where in the bytes that line ended. The
 //! transcript uses that to print a note (`╰─ event message, …`) right
-//! below the line that dispatched the event.
+//! below the line that dispatched the event: it is the
+//! [`body::Reader`] the connection decoder gives the HTTP decoders.
+//!
+//! The parser needs nothing but bytes. Only the helpers at the end,
+//! which read the events out of a tap's recording, take the HTTP/1.1
+//! decoder to find the bodies in it: [`crate::http1`] does not know
+//! this module, so the two never import each other.
 
-use crate::http1::{Dir, Http1, Piece};
-use crate::tap::{Event as TapEvent, EventKind};
+use crate::body;
+use crate::escape::escape;
+use crate::http1::{Http1, Piece};
+use crate::record::{Dir, Event as TapEvent, EventKind};
 
 /// An event as a browser's `EventSource` dispatches it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -52,7 +60,7 @@ impl Output {
     /// The notes a transcript prints below the line: one, or for an
     /// event whose data has several lines, one more per data line.
     pub fn notes(&self) -> Vec<String> {
-        let escape = |text: &str| crate::transcript::escape(text.as_bytes());
+        let escape = |text: &str| escape(text.as_bytes());
         match self {
             Output::Dispatch(e) if e.data.contains('\n') => {
                 let lines: Vec<&str> = e.data.split('\n').collect();
@@ -195,6 +203,21 @@ impl Parser {
 }
 // ANCHOR_END: parser
 
+/// The parser as the HTTP decoders use it: the notes of each line.
+impl body::Reader for Parser {
+    fn notes(&mut self, bytes: &[u8]) -> Vec<(usize, Vec<String>)> {
+        let mut outputs = Vec::new();
+        self.feed(bytes, &mut outputs);
+        let notes = outputs.into_iter().map(|(at, o)| (at, o.notes()));
+        notes.collect()
+    }
+}
+
+/// A fresh parser for each event stream ([`body::NewReader`]).
+pub fn reader() -> Box<dyn body::Reader> {
+    Box::new(Parser::new())
+}
+
 /// Parses a whole stream: every dispatched event, in order.
 pub fn parse(bytes: &[u8]) -> Vec<Event> {
     let mut parser = Parser::new();
@@ -321,47 +344,5 @@ mod tests {
         parser.feed(b"retry: 5\n: hi\ndata: x\n\nrest", &mut out);
         let at: Vec<usize> = out.iter().map(|(at, _)| *at).collect();
         assert_eq!(at, [9, 14, 23]);
-    }
-
-    /// A recorded event stream reads the same in a transcript however
-    /// the tap's reads cut it: notes follow the line that made them.
-    #[test]
-    fn a_transcript_does_not_depend_on_how_reads_were_split() {
-        use crate::transcript::Transcript;
-        let request: &[u8] = b"GET /events HTTP/1.1\r\nhost: a\r\n\r\n";
-        let body = "retry: 2000\n\n: heartbeat\n\
-                    id: 4\nevent: reset\ndata: one\ndata: two\n\n\
-                    id: 5\nevent: message\ndata: {\"id\":5}\n\n";
-        let response = format!(
-            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
-             transfer-encoding: chunked\r\n\r\n{:x}\r\n{body}\r\n0\r\n\r\n",
-            body.len()
-        );
-        let response = response.as_bytes();
-        let events = |parts: &[&[u8]]| {
-            let client = "127.0.0.1:50000".parse().unwrap();
-            let mut events = vec![TapEvent {
-                conn: 1,
-                kind: EventKind::Open { client },
-            }];
-            let data = |dir, bytes: &[u8]| TapEvent {
-                conn: 1,
-                kind: EventKind::Data {
-                    dir,
-                    bytes: bytes.to_vec(),
-                },
-            };
-            events.push(data(Dir::ToServer, request));
-            events.extend(parts.iter().map(|p| data(Dir::ToClient, p)));
-            events
-        };
-        let whole = Transcript::new(&events(&[response]), &[]).text();
-        assert!(whole.contains("╰─ event reset, lastEventId \"4\", data of 2 lines"));
-        assert!(whole.contains("╰─ comment: the browser ignores it"));
-        for cut in 0..=response.len() {
-            let (a, b) = response.split_at(cut);
-            let text = Transcript::new(&events(&[a, b]), &[]).text();
-            assert_eq!(text, whole, "cut at {cut}");
-        }
     }
 }

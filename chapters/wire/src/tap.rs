@@ -9,6 +9,9 @@
 //! when a client has read an answer, the answer is already in the
 //! recording, and a test that goes step by step records the same
 //! events in the same order every run.
+//!
+//! The tap knows only the recording ([`crate::record`]): it writes
+//! bytes down, and leaves decoding and rendering to the layers above.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -21,28 +24,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use crate::http1::Dir;
-
-/// Something that happened on a tapped connection.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Event {
-    /// The connection: 1 for the first one the tap accepted, then 2, …
-    pub conn: usize,
-    pub kind: EventKind,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum EventKind {
-    /// A client connected from `client` (its address and port).
-    Open { client: SocketAddr },
-    /// Bytes went one way.
-    Data { dir: Dir, bytes: Vec<u8> },
-    /// One side closed its way (a TCP FIN), or the connection broke.
-    Close { dir: Dir },
-    /// A test cut the connection ([`Recording::cut`]): the tap dropped
-    /// it both ways at once, as a broken network would.
-    Cut,
-}
+pub use crate::record::{bytes_in, Event, EventKind};
+use crate::record::{listing, Dir};
 
 /// A running tap. Dropping it stops the tap and all its connections.
 ///
@@ -70,7 +53,7 @@ impl std::ops::Deref for Tap {
 
 struct Shared {
     events: Mutex<Vec<Event>>,
-    /// Gates that a test closes to hold bytes back (see [`Tap::hold`]).
+    /// Gates that a test closes to hold bytes back (see [`Recording::hold`]).
     gates: Mutex<HashMap<(usize, Dir), watch::Sender<bool>>>,
     /// The number of events so far; waiters watch it grow.
     count: watch::Sender<usize>,
@@ -220,13 +203,13 @@ impl Recording {
         if tokio::time::timeout(timeout, waiting).await.is_err() {
             panic!(
                 "the tap waited {timeout:?} for {what}; recorded so far:\n{}",
-                crate::transcript::Transcript::new(&self.events(), &[]).text()
+                listing(&self.events())
             );
         }
     }
 
     /// Stops passing on (and recording) bytes that go `dir` on `conn`
-    /// until [`Tap::release`]. They wait in the socket meanwhile.
+    /// until [`Recording::release`]. They wait in the socket meanwhile.
     ///
     /// When a server writes to two connections at once (a POST on one
     /// wakes a waiting request on another), the order in which the tap
@@ -244,7 +227,7 @@ impl Recording {
         self.shared.record_unless_cut(conn, EventKind::Cut);
     }
 
-    /// Lets bytes held by [`Tap::hold`] through again.
+    /// Lets bytes held by [`Recording::hold`] through again.
     pub fn release(&self, conn: usize, dir: Dir) {
         self.shared.gate(conn, dir).send_replace(true);
     }
@@ -288,10 +271,24 @@ async fn accept_loop(
 ) {
     let mut conns = tokio::task::JoinSet::new();
     let mut next = 1;
+    // After a failed accept (out of file descriptors, most often),
+    // trying again at once fails again at once, and the loop would
+    // spin. So it waits: 10 ms, twice as long after each failure in a
+    // row, at most 1 s. The chapters' servers do the same
+    // (`chat::server::accept`); the tap does not depend on them.
+    let first_pause = Duration::from_millis(10);
+    let mut pause = first_pause;
     loop {
-        let Ok((client, peer)) = listener.accept().await else {
-            continue;
+        let (client, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                tracing::warn!("tap: accept failed: {e}; trying again in {pause:?}");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(1));
+                continue;
+            }
         };
+        pause = first_pause;
         let conn = next;
         next += 1;
         shared.record(conn, EventKind::Open { client: peer });
@@ -380,18 +377,6 @@ async fn copy(
     // other side sees it only once it is in the recording.
     shared.record(conn, EventKind::Close { dir });
     let _ = to.shutdown().await;
-}
-
-/// Bytes in `events` that went `dir` on `conn`.
-pub fn bytes_in(events: &[Event], conn: usize, dir: Dir) -> usize {
-    events
-        .iter()
-        .filter(|e| e.conn == conn)
-        .map(|e| match &e.kind {
-            EventKind::Data { dir: d, bytes } if *d == dir => bytes.len(),
-            _ => 0,
-        })
-        .sum()
 }
 
 #[cfg(test)]

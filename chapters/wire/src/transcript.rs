@@ -13,8 +13,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 
-use crate::http1::{Dir, Http1, Piece};
-use crate::tap::{Event, EventKind};
+use crate::connection::{Connection, Piece};
+use crate::escape::escape;
+use crate::record::{Dir, Event, EventKind};
 
 /// The widest line a transcript prints: the book shows it unwrapped.
 pub const WIDTH: usize = 85;
@@ -61,7 +62,7 @@ impl Count {
 /// once, a test collects them all into a [`Transcript`].
 #[derive(Default)]
 pub struct Decoder {
-    conns: HashMap<usize, Http1>,
+    conns: HashMap<usize, Connection>,
     /// Bytes of a line not yet ended, per connection and direction.
     partial: HashMap<(usize, Dir), Vec<u8>>,
     counts: BTreeMap<usize, [Count; 2]>,
@@ -86,7 +87,7 @@ impl Decoder {
         let mut rows = Vec::new();
         match &event.kind {
             EventKind::Open { .. } => {
-                self.conns.insert(conn, Http1::new());
+                self.conns.insert(conn, Connection::new());
                 self.counts.entry(conn).or_default();
                 rows.push(Row::Open { conn });
             }
@@ -234,33 +235,6 @@ impl Decoder {
         rows
     }
 }
-
-// ANCHOR: escape
-/// Bytes as text: `\r` for CR, `\n` for LF, `\t` for TAB, `\xNN` for
-/// any other control byte or byte that is not UTF-8. A rendered line
-/// ends where an LF was, so a `\n` inside a line is two real bytes
-/// (`\` and `n`, as in a JSON string), never a line break.
-pub fn escape(bytes: &[u8]) -> String {
-    let mut out = String::new();
-    for chunk in bytes.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            match c {
-                '\r' => out.push_str("\\r"),
-                '\n' => out.push_str("\\n"),
-                '\t' => out.push_str("\\t"),
-                c if c.is_control() => {
-                    let _ = write!(out, "\\x{:02x}", c as u32);
-                }
-                c => out.push(c),
-            }
-        }
-        for b in chunk.invalid() {
-            let _ = write!(out, "\\x{b:02x}");
-        }
-    }
-    out
-}
-// ANCHOR_END: escape
 
 /// Replaces what a test cannot control with fixed markers: the tap's
 /// and the server's ports with `[PORT]`, HTTP dates with `[DATE]`.
@@ -476,7 +450,7 @@ impl Transcript {
                 _ => None,
             })
             .collect();
-        crate::diagram::draw(&ends)
+        crate::diagram::draw(&ends, WIDTH)
     }
     // ANCHOR_END: diagram
 }
@@ -620,14 +594,6 @@ mod tests {
     }
 
     #[test]
-    fn escapes_control_bytes_and_invalid_utf8() {
-        assert_eq!(escape(b"a\r\n"), "a\\r\\n");
-        assert_eq!(escape(b"\t\x00\x7f"), "\\t\\x00\\x7f");
-        assert_eq!(escape("é".as_bytes()), "é");
-        assert_eq!(escape(b"\xff!"), "\\xff!");
-    }
-
-    #[test]
     fn replaces_only_whole_dates_and_ports() {
         let text = "Date: Mon, 02 Jan 2006 15:04:05 GMT; at :4321 not :43210";
         let n = Normalizer::new(&[4321]);
@@ -645,5 +611,47 @@ mod tests {
             .map(|l| l.trim_start_matches("C1 ← ").trim_end_matches('↩'))
             .collect();
         assert_eq!(joined, "x".repeat(200));
+    }
+
+    /// A recorded event stream reads the same in a transcript however
+    /// the tap's reads cut it: notes follow the line that made them.
+    #[test]
+    fn an_event_stream_does_not_depend_on_how_reads_were_split() {
+        let request: &[u8] = b"GET /events HTTP/1.1\r\nhost: a\r\n\r\n";
+        let body = "retry: 2000\n\n: heartbeat\n\
+                    id: 4\nevent: reset\ndata: one\ndata: two\n\n\
+                    id: 5\nevent: message\ndata: {\"id\":5}\n\n";
+        let response = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
+             transfer-encoding: chunked\r\n\r\n{:x}\r\n{body}\r\n0\r\n\r\n",
+            body.len()
+        );
+        let response = response.as_bytes();
+        let events = |parts: &[&[u8]]| {
+            let client = "127.0.0.1:50000".parse().unwrap();
+            let mut events = vec![Event {
+                conn: 1,
+                kind: EventKind::Open { client },
+            }];
+            let data = |dir, bytes: &[u8]| Event {
+                conn: 1,
+                kind: EventKind::Data {
+                    dir,
+                    bytes: bytes.to_vec(),
+                },
+            };
+            events.push(data(Dir::ToServer, request));
+            events.extend(parts.iter().map(|p| data(Dir::ToClient, p)));
+            events
+        };
+        let whole = Transcript::new(&events(&[response]), &[]).text();
+        let reset = "╰─ event reset, lastEventId \"4\", data of 2 lines";
+        assert!(whole.contains(reset));
+        assert!(whole.contains("╰─ comment: the browser ignores it"));
+        for cut in 0..=response.len() {
+            let (a, b) = response.split_at(cut);
+            let text = Transcript::new(&events(&[a, b]), &[]).text();
+            assert_eq!(text, whole, "cut at {cut}");
+        }
     }
 }

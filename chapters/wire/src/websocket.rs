@@ -406,7 +406,7 @@ pub fn show(decoded: &Decoded) -> Shown {
         op => {
             // Escaped like every transcript line: CR, LF and other
             // control bytes stay visible.
-            let text = crate::transcript::escape(&frame.payload);
+            let text = crate::escape::escape(&frame.payload);
             let mut shown: String = text.chars().take(SHOWN_PAYLOAD).collect();
             if shown.len() < text.len() {
                 shown.push_str(&format!(" … ({len} bytes in all)"));

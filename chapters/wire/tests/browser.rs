@@ -1,9 +1,9 @@
 //! Tests of `wire::browser`: two real headless Chromiums on a tiny page,
 //! and the finder that decides whether they can run at all.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -139,6 +139,8 @@ async fn a_timeout_reports_the_text_and_the_console() {
     page.goto(&url).await;
     page.eval("console.warn('about to fail')").await;
     let profile = page.profile_dir().to_owned();
+    let capabilities = page.webdriver().capabilities().unwrap();
+    let chromium = capabilities["goog:processID"].as_u64().unwrap();
     // The page moves into a task that panics: that is the page being
     // dropped without `close`, as in a failing test.
     let task = tokio::spawn(async move {
@@ -158,49 +160,88 @@ async fn a_timeout_reports_the_text_and_the_console() {
     // even though the page was never closed.
     drop(browser);
     assert!(!profile.exists(), "{profile:?}");
+    // And Chromium is gone with ChromeDriver's process group: at once,
+    // though the kernel may take a moment to finish it.
+    let gone = || {
+        let stat = std::fs::read_to_string(format!("/proc/{chromium}/stat"));
+        // A zombie (state Z) has exited and waits for its parent.
+        stat.map_or(true, |s| {
+            s.rsplit(')').next().unwrap().trim().starts_with('Z')
+        })
+    };
+    for _ in 0..100 {
+        if gone() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(gone(), "Chromium {chromium} outlived its browser");
 }
 
-/// Made-up environment and disk for `find_binaries`: no `set_var`, which
-/// would race with tests running in parallel threads.
+/// A made-up disk: `programs` (paths relative to a fresh temporary
+/// directory) as executable files, and `others` as files that are not.
+fn disk(programs: &[&str], others: &[&str]) -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt as _;
+    let root = tempfile::tempdir().unwrap();
+    for (name, mode) in programs
+        .iter()
+        .map(|p| (p, 0o755))
+        .chain(others.iter().map(|p| (p, 0o644)))
+    {
+        let path = root.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
+            .unwrap();
+    }
+    root
+}
+
+/// `find_binaries` with a made-up environment, whose `$ROOT` stands for
+/// the directory of `disk`, and `root/usr/bin` as the fallback: no
+/// `set_var`, which would race with tests running in parallel threads.
 fn find(
+    root: &Path,
     env: &[(&str, &str)],
-    executables: &[&str],
 ) -> Result<Binaries, wire::browser::Missing> {
-    let env: HashMap<String, OsString> =
-        env.iter().map(|(k, v)| (k.to_string(), v.into())).collect();
-    let executables: HashSet<PathBuf> =
-        executables.iter().map(PathBuf::from).collect();
-    find_binaries(
-        |name| env.get(name).cloned(),
-        |p: &Path| executables.contains(p),
-    )
+    let root_text = root.to_str().unwrap();
+    let env: HashMap<String, OsString> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.replace("$ROOT", root_text).into()))
+        .collect();
+    find_binaries(|name| env.get(name).cloned(), &root.join("usr/bin"))
 }
 
 fn found(
+    root: &Path,
     chromium: &str,
     chromedriver: &str,
 ) -> Result<Binaries, wire::browser::Missing> {
     Ok(Binaries {
-        chromium: chromium.into(),
-        chromedriver: chromedriver.into(),
+        chromium: root.join(chromium),
+        chromedriver: root.join(chromedriver),
     })
 }
 
 #[test]
 fn overrides_pointing_nowhere_mean_skip() {
-    let installed = ["/usr/bin/chromium", "/usr/bin/chromedriver"];
+    let root = disk(&["usr/bin/chromium", "usr/bin/chromedriver"], &[]);
+    let root = root.path();
     let env = [
-        ("CHROMIUM", "/nonexistent/chromium"),
-        ("CHROMEDRIVER", "/nonexistent/chromedriver"),
-        ("PATH", "/usr/bin"),
+        ("CHROMIUM", "$ROOT/nonexistent/chromium"),
+        ("CHROMEDRIVER", "$ROOT/nonexistent/chromedriver"),
+        ("PATH", "$ROOT/usr/bin"),
     ];
     // A variable that is set wins, even over installed programs.
-    let missing = find(&env, &installed).unwrap_err();
+    let missing = find(root, &env).unwrap_err();
+    let r = root.display();
     assert_eq!(
         missing.reasons,
         [
-            "CHROMIUM=/nonexistent/chromium is not an executable file",
-            "CHROMEDRIVER=/nonexistent/chromedriver is not an executable file",
+            format!("CHROMIUM={r}/nonexistent/chromium is not an executable file"),
+            format!(
+                "CHROMEDRIVER={r}/nonexistent/chromedriver is not an executable file"
+            ),
         ]
     );
     let message = missing.to_string();
@@ -210,61 +251,73 @@ fn overrides_pointing_nowhere_mean_skip() {
 
 #[test]
 fn nothing_installed_names_what_is_missing() {
-    let missing = find(&[("PATH", "/bin:/usr/bin")], &[]).unwrap_err();
+    // A file that is not executable is not a program.
+    let root = disk(&[], &["bin/chromium", "usr/bin/chromedriver"]);
+    let root = root.path();
+    let r = root.display();
+    let missing = find(root, &[("PATH", "$ROOT/bin:$ROOT/usr/bin")]).unwrap_err();
     assert_eq!(
         missing.reasons,
         [
-            "no `chromium` or `chromium-browser` on PATH and no /usr/bin/chromium",
-            "no `chromedriver` on PATH and no /usr/bin/chromedriver",
+            format!(
+                "no `chromium` or `chromium-browser` on PATH \
+                 and no {r}/usr/bin/chromium"
+            ),
+            format!("no `chromedriver` on PATH and no {r}/usr/bin/chromedriver"),
         ]
     );
     // Only the missing one is named.
-    let missing = find(&[], &["/usr/bin/chromium"]).unwrap_err();
+    let root = disk(&["usr/bin/chromium"], &[]);
+    let root = root.path();
+    let r = root.display();
+    let missing = find(root, &[]).unwrap_err();
     assert_eq!(
         missing.reasons,
-        ["no `chromedriver` on PATH and no /usr/bin/chromedriver"]
+        [format!(
+            "no `chromedriver` on PATH and no {r}/usr/bin/chromedriver"
+        )]
     );
 }
 
 #[test]
 fn search_order() {
-    // PATH, in order, before the Debian paths.
-    let on_path = [
-        "/opt/b/chromium",
-        "/opt/a/chromedriver",
-        "/opt/b/chromedriver",
-    ];
-    let env = [("PATH", "/opt/a::/opt/b")];
-    let both = [
-        &on_path[..],
-        &["/usr/bin/chromium", "/usr/bin/chromedriver"],
-    ];
+    // PATH, in order, before the fallback.
+    let on_path = ["opt/b/chromium", "opt/a/chromedriver", "opt/b/chromedriver"];
+    let fallback = ["usr/bin/chromium", "usr/bin/chromedriver"];
+    let root = disk(&[&on_path[..], &fallback].concat(), &[]);
+    let root = root.path();
     assert_eq!(
-        find(&env, &both.concat()),
-        found("/opt/b/chromium", "/opt/a/chromedriver")
+        find(root, &[("PATH", "$ROOT/opt/a::$ROOT/opt/b")]),
+        found(root, "opt/b/chromium", "opt/a/chromedriver")
+    );
+    // No PATH at all: the fallback.
+    assert_eq!(
+        find(root, &[]),
+        found(root, "usr/bin/chromium", "usr/bin/chromedriver")
     );
     // `chromium-browser` (Ubuntu's old name) when there is no `chromium`.
-    let ubuntu = ["/usr/bin/chromium-browser", "/usr/bin/chromedriver"];
+    let ubuntu = disk(&["usr/bin/chromium-browser", "usr/bin/chromedriver"], &[]);
+    let ubuntu = ubuntu.path();
     assert_eq!(
-        find(&[("PATH", "/usr/bin")], &ubuntu),
-        found("/usr/bin/chromium-browser", "/usr/bin/chromedriver")
-    );
-    // No PATH at all: the Debian paths.
-    let debian = ["/usr/bin/chromium", "/usr/bin/chromedriver"];
-    assert_eq!(
-        find(&[], &debian),
-        found("/usr/bin/chromium", "/usr/bin/chromedriver")
+        find(ubuntu, &[("PATH", "$ROOT/usr/bin")]),
+        found(ubuntu, "usr/bin/chromium-browser", "usr/bin/chromedriver")
     );
     // Overrides: a path, or a bare name looked up on PATH. Empty is unset.
+    let mine = disk(&["opt/c/chromium-browser", "usr/bin/chromedriver"], &[]);
+    let mine = mine.path();
     let env = [
         ("CHROMIUM", "chromium-browser"),
         ("CHROMEDRIVER", ""),
-        ("PATH", "/opt/c"),
+        ("PATH", "$ROOT/opt/c"),
     ];
-    let mine = ["/opt/c/chromium-browser", "/usr/bin/chromedriver"];
     assert_eq!(
-        find(&env, &mine),
-        found("/opt/c/chromium-browser", "/usr/bin/chromedriver")
+        find(mine, &env),
+        found(mine, "opt/c/chromium-browser", "usr/bin/chromedriver")
+    );
+    let env = [("CHROMIUM", "$ROOT/opt/c/chromium-browser")];
+    assert_eq!(
+        find(mine, &env),
+        found(mine, "opt/c/chromium-browser", "usr/bin/chromedriver")
     );
 }
 
@@ -278,14 +331,11 @@ fn ci_fails_instead_of_skipping() {
 }
 
 #[test]
-fn the_real_finder_agrees_with_the_disk() {
-    // On this machine, whatever it has: each path found is runnable.
-    if let Ok(found) =
-        find_binaries(|k| std::env::var_os(k), wire::browser::is_executable)
-    {
-        assert!(wire::browser::is_executable(&found.chromium));
-        assert!(wire::browser::is_executable(&found.chromedriver));
+fn the_real_finder_finds_programs() {
+    // On this machine, whatever it has: each path found is a file.
+    let env = |k: &str| std::env::var_os(k);
+    if let Ok(found) = find_binaries(env, Path::new("/usr/bin")) {
+        assert!(found.chromium.is_file(), "{found:?}");
+        assert!(found.chromedriver.is_file(), "{found:?}");
     }
-    assert!(!wire::browser::is_executable(Path::new("/nonexistent")));
-    assert!(!wire::browser::is_executable(Path::new("/")));
 }

@@ -1079,24 +1079,9 @@ fn caption(r: &Results) -> String {
     wrap(&text)
 }
 
-/// Wraps `text` at 85 characters.
+/// Wraps `text` at 85 characters, as chapter 6's captions are.
 fn wrap(text: &str) -> String {
-    let mut out = String::new();
-    let mut line = String::new();
-    for word in text.split_whitespace() {
-        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > 85 {
-            out.push_str(&line);
-            out.push('\n');
-            line.clear();
-        }
-        if !line.is_empty() {
-            line.push(' ');
-        }
-        line.push_str(word);
-    }
-    out.push_str(&line);
-    out.push('\n');
-    out
+    ch06_choosing::report::wrap(text)
 }
 
 // ANCHOR: reading
