@@ -17,9 +17,7 @@ async fn start() -> Scenario {
 
 /// `POST /messages` with the JSON the page sends: `user`, then `text`.
 fn post(user: &str, text: &str) -> Request {
-    let quote = |s: &str| serde_json::to_string(s).unwrap();
-    let json = format!(r#"{{"user":{},"text":{}}}"#, quote(user), quote(text));
-    Request::post_json("/messages", &json)
+    Request::post_message(user, text)
 }
 
 fn poll(after: u64) -> Request {

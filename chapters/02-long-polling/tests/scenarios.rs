@@ -30,9 +30,7 @@ async fn start() -> Scenario {
 
 /// `POST /messages` with the JSON the page sends: `user`, then `text`.
 fn post(user: &str, text: &str) -> Request {
-    let quote = |s: &str| serde_json::to_string(s).unwrap();
-    let json = format!(r#"{{"user":{},"text":{}}}"#, quote(user), quote(text));
-    Request::post_json("/messages", &json)
+    Request::post_message(user, text)
 }
 
 /// The long poll: "anything after `after`? I can wait `wait` s."

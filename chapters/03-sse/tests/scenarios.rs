@@ -35,22 +35,13 @@ async fn start(config: Config) -> Scenario {
 
 /// `POST /messages` with the JSON the page sends: `user`, then `text`.
 fn post(user: &str, text: &str) -> Request {
-    let quote = |s: &str| serde_json::to_string(s).unwrap();
-    let json = format!(r#"{{"user":{},"text":{}}}"#, quote(user), quote(text));
-    Request::post_json("/messages", &json)
+    Request::post_message(user, text)
 }
 
-// ANCHOR: open
-/// What `new EventSource(target)` sends: the browser asks for an event
-/// stream, and on a reconnect it adds `Last-Event-ID`.
+/// What `new EventSource(target)` sends (see `Request::event_stream`).
 fn open(target: &str, last_event_id: Option<&str>) -> Request {
-    let request = Request::get(target).header("accept", "text/event-stream");
-    match last_event_id {
-        Some(id) => request.header("last-event-id", id),
-        None => request,
-    }
+    Request::event_stream(target, last_event_id)
 }
-// ANCHOR_END: open
 
 /// Waits until the tap has recorded `n` events on `conn`.
 async fn wait_events(s: &Scenario, conn: usize, n: usize) -> Vec<sse::Event> {

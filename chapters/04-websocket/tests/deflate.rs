@@ -11,7 +11,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 use ch04_websocket::{serve, Config};
-use wire::{Tap, TestServer};
+use wire::Scenario;
 
 /// Bounds a failure, not a speed.
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -239,28 +239,27 @@ async fn chromium_offers_deflate_and_the_server_declines() {
     let Some(browser) = wire::browser::chromium().await else {
         return;
     };
-    let server = TestServer::start(|listener, shutdown| {
+    // The server behind a tap, which records the handshake.
+    let s = Scenario::start("127.0.0.1:3004", |listener, shutdown| {
         serve(listener, Config::default(), shutdown)
     })
     .await;
-    let tap = Tap::start(server.addr()).await.unwrap();
     let page = browser.page().await;
-    page.goto(&format!("http://{}/", tap.addr())).await;
+    page.goto(&format!("http://{}/", s.tap.addr())).await;
     page.wait_for_text("#frames", "open (subprotocol chat.v1)", PATIENCE)
         .await;
     page.close().await;
 
     let mut request = String::new();
     let mut response = String::new();
-    for event in tap.events() {
-        if let wire::EventKind::Data { dir, bytes } = &event.kind {
+    for event in s.tap.events() {
+        if let wire::EventKind::Data { bytes, .. } = &event.kind {
             let text = String::from_utf8_lossy(bytes);
             if text.starts_with("GET /ws") {
                 request = text.into_owned();
             } else if text.starts_with("HTTP/1.1 101") {
                 response = text.into_owned();
             }
-            let _ = dir;
         }
     }
     let offer = request

@@ -285,9 +285,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 
 /// `POST /messages` with the JSON the page sends: `user`, then `text`.
 fn post(user: &str, text: &str) -> Request {
-    let quote = |s: &str| serde_json::to_string(s).unwrap();
-    let json = format!(r#"{{"user":{},"text":{}}}"#, quote(user), quote(text));
-    Request::post_json("/messages", &json)
+    Request::post_message(user, text)
 }
 
 /// What `new EventSource("/events")` sends.

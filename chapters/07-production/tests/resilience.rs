@@ -53,18 +53,11 @@ async fn start(redis: &Redis, config: Config) -> Scenario {
 }
 
 fn post(user: &str, text: &str) -> Request {
-    // `user`, then `text`, as the page sends them.
-    let quote = |s: &str| serde_json::to_string(s).unwrap();
-    let json = format!(r#"{{"user":{},"text":{}}}"#, quote(user), quote(text));
-    Request::post_json("/messages", &json)
+    Request::post_message(user, text)
 }
 
 fn open(target: &str, last_event_id: Option<&str>) -> Request {
-    let request = Request::get(target).header("accept", "text/event-stream");
-    match last_event_id {
-        Some(id) => request.header("last-event-id", id),
-        None => request,
-    }
+    Request::event_stream(target, last_event_id)
 }
 
 /// Waits until the stream on `conn` has dispatched `n` events.

@@ -58,6 +58,26 @@ impl Request {
             .body(json)
     }
 
+    /// `POST /messages` with the JSON the chat's page sends: `user`,
+    /// then `text` (chapter 1).
+    pub fn post_message(user: &str, text: &str) -> Self {
+        let quote = |s: &str| serde_json::to_string(s).expect("a string");
+        let json = format!(r#"{{"user":{},"text":{}}}"#, quote(user), quote(text));
+        Request::post_json("/messages", &json)
+    }
+
+    // ANCHOR: event_stream
+    /// What `new EventSource(target)` sends: the browser asks for an
+    /// event stream, and on a reconnect it adds `Last-Event-ID`.
+    pub fn event_stream(target: &str, last_event_id: Option<&str>) -> Self {
+        let request = Request::get(target).header("accept", "text/event-stream");
+        match last_event_id {
+            Some(id) => request.header("last-event-id", id),
+            None => request,
+        }
+    }
+    // ANCHOR_END: event_stream
+
     /// Adds a header line.
     pub fn header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.into(), value.into()));
