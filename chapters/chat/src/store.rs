@@ -186,20 +186,22 @@ impl Store {
             text: new.text,
         };
         // Encoded here, once: no reader serializes it again.
-        let json = serde_json::to_vec(&message).expect("a message serializes");
-        let stored = Stored(Arc::new(Entry {
-            id: message.id,
-            json: json.into(),
-            framed: OnceLock::new(),
-        }));
+        let stored = Stored::of(&message);
+        self.keep(&mut inner, stored.clone());
+        stored
+    }
+
+    /// Keeps `stored` as the newest message, and forgets the oldest
+    /// when the history is full.
+    fn keep(&self, inner: &mut Inner, stored: Stored) {
         if inner.messages.len() == inner.capacity {
             inner.messages.pop_front();
         }
-        inner.messages.push_back(stored.clone());
+        let id = stored.id();
+        inner.messages.push_back(stored);
         // Still under the lock, so subscribers see ids in order and
         // find the message in the store when they wake up.
-        self.newest.send_replace(message.id);
-        stored
+        self.newest.send_replace(id);
     }
     // ANCHOR_END: post
 
@@ -230,11 +232,7 @@ impl Store {
             inner.messages.clear();
         }
         let stored = Stored::of(message);
-        if inner.messages.len() == inner.capacity {
-            inner.messages.pop_front();
-        }
-        inner.messages.push_back(stored.clone());
-        self.newest.send_replace(message.id);
+        self.keep(&mut inner, stored.clone());
         Some(stored)
     }
 
