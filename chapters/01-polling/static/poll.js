@@ -35,12 +35,29 @@ async function poll() {
   } finally {
     polling = false;
     // setTimeout after the answer, not setInterval: a slow answer
-    // never piles up requests behind it.
-    timer = setTimeout(poll, again ? 0 : interval);
+    // never piles up requests behind it. A hidden tab schedules no
+    // next poll: see "visibilitychange" below.
+    if (document.visibilityState !== "hidden") {
+      timer = setTimeout(poll, again ? 0 : interval);
+    }
     again = false;
   }
 }
 // ANCHOR_END: poll
+
+// ANCHOR: visibility
+// Nobody reads a hidden tab (another tab is in front, or the window is
+// minimised), so it stops polling. When it is shown again, it polls at
+// once: what came meanwhile appears without waiting an interval.
+// (HTML, "Page visibility": `document.visibilityState`.)
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "hidden") {
+    clearTimeout(timer);
+  } else {
+    poll();
+  }
+});
+// ANCHOR_END: visibility
 
 // After our own post, poll at once instead of waiting.
 chat.onPosted(poll);

@@ -87,3 +87,71 @@ async fn the_page_survives_a_restart() {
     .await;
 }
 // ANCHOR_END: restart
+
+/// The polls the browser sent so far: `GET /messages` request heads.
+fn polls(events: &[wire::Event]) -> usize {
+    let mut count = 0;
+    for event in events {
+        if let EventKind::Data {
+            dir: wire::Dir::ToServer,
+            bytes,
+        } = &event.kind
+        {
+            if bytes.starts_with(b"GET /messages") {
+                count += 1;
+            }
+        }
+    }
+    count
+}
+
+// ANCHOR: hidden
+/// A page in a background tab is hidden (`document.visibilityState`);
+/// it stops polling, and polls again as soon as it is shown.
+#[tokio::test]
+async fn a_hidden_tab_stops_polling_and_polls_at_once_when_shown() {
+    let Some(browser) = wire::browser::chromium().await else {
+        return;
+    };
+    let config = Config {
+        interval: Duration::from_millis(500),
+        ..Config::default()
+    };
+    let server =
+        TestServer::start(|listener, shutdown| serve(listener, config, shutdown))
+            .await;
+    let tap = Tap::start(server.addr()).await.unwrap();
+    let ana = browser.page().await;
+    ana.goto(&format!("http://{}/", tap.addr())).await;
+    ana.wait_for_text("#status", "polling every 0.5 s", PATIENCE)
+        .await;
+    // The page's own record of what it was told, for the end.
+    let seen = "(window.seen = [], document.addEventListener('visibilitychange', \
+                () => seen.push(document.visibilityState)), seen.length)";
+    ana.eval(seen).await;
+
+    // Open a second tab and bring it to the front: ana's tab is now in
+    // the background, hence hidden.
+    let webdriver = ana.webdriver();
+    let home = webdriver.window().await.unwrap();
+    let tab = webdriver.new_window(true).await.unwrap();
+    webdriver.switch_to_window(tab.handle).await.unwrap();
+    // A poll that was in flight may still arrive: wait a moment.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let hidden = polls(&tap.events());
+    // Six intervals in the background: not one poll.
+    tokio::time::sleep(Duration::from_millis(3000)).await;
+    assert_eq!(polls(&tap.events()), hidden, "no poll from a hidden tab");
+
+    // Back to ana's tab: it is shown, and it polls. No timer is left
+    // to do it, so this poll is the one `visibilitychange` sends.
+    webdriver.switch_to_window(home).await.unwrap();
+    tap.wait_until("a poll after the tab is shown", PATIENCE, |events| {
+        polls(events) > hidden
+    })
+    .await;
+    let states = ana.eval("seen").await;
+    assert_eq!(states, serde_json::json!(["hidden", "visible"]));
+    ana.close().await;
+}
+// ANCHOR_END: hidden

@@ -7,10 +7,12 @@
 //! - [`format`]: the bytes of the `text/event-stream` format.
 //! - [`events`]: `GET /events`, with resume by `Last-Event-ID`.
 //! - [`stream`]: `GET /stream`, plain HTTP streaming, for comparison.
+//! - [`cors`]: `--allow-origin`, for a page from another origin.
 //!
 //! Posting stays a plain `POST /messages` from the `chat` crate: an
 //! event stream goes one way only, from the server to the browser.
 
+pub mod cors;
 pub mod events;
 pub mod format;
 pub mod stream;
@@ -68,10 +70,21 @@ pub async fn serve(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
+    serve_allowing(listener, config, cors::AllowOrigins::default(), shutdown).await;
+}
+
+/// [`serve`], and pages from the origins in `allow` may read what it
+/// serves (`--allow-origin`, see [`cors`]).
+pub async fn serve_allowing(
+    listener: TcpListener,
+    config: Config,
+    allow: cors::AllowOrigins,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
     let store = chat::server::store(config.history, config.run.clone());
     let drain = Stop::new();
     let settings = events::Settings::new(&config, drain.shutdown());
-    let routes = routes(store, settings)
+    let routes = cors::wrap(allow, routes(store, settings))
         .recover(chat::errors::recover)
         .with(warp::trace::request());
     let drain_for = config.drain;

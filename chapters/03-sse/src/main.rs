@@ -39,6 +39,12 @@ struct Args {
     /// gets 503 with Retry-After.
     #[arg(long, default_value_t = 10_000, value_parser = flags::at_least_one)]
     max_connections: usize,
+
+    /// An origin (like `http://127.0.0.1:8080`) whose pages may read
+    /// the stream and the chat from another origin, with cookies; `*`
+    /// allows every origin, without cookies. Repeat it for more.
+    #[arg(long, value_name = "ORIGIN")]
+    allow_origin: Vec<String>,
 }
 
 #[tokio::main]
@@ -53,7 +59,8 @@ async fn main() -> ExitCode {
         max_connections: args.max_connections,
     };
     chat::server::run(args.addr, |listener, shutdown| {
-        ch03_sse::serve(listener, config, shutdown)
+        let allow = ch03_sse::cors::AllowOrigins::new(args.allow_origin);
+        ch03_sse::serve_allowing(listener, config, allow, shutdown)
     })
     .await
 }

@@ -39,7 +39,14 @@ async fn serves_the_page_streams_and_stops_on_sigterm() {
 
 #[tokio::test]
 async fn refuses_bad_flags_with_a_clear_message() {
-    let documented = ["--addr", "--history", "--heartbeat", "--retry", "--drain"];
+    let documented = [
+        "--addr",
+        "--history",
+        "--heartbeat",
+        "--retry",
+        "--drain",
+        "--allow-origin",
+    ];
     wire::process::assert_flags(
         EXE,
         &["--heartbeat", "never"],

@@ -269,7 +269,8 @@ impl Store {
     /// first, at most `limit` of them.
     pub fn after(&self, after: u64, limit: usize) -> Vec<Stored> {
         let inner = self.inner.read().unwrap();
-        // Ids are consecutive, so a binary search finds the start.
+        // The messages are in the order of their ids, so a binary
+        // search finds the start.
         let start = inner.messages.partition_point(|m| m.id() <= after);
         inner.messages.range(start..).take(limit).cloned().collect()
     }
