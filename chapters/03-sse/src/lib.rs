@@ -8,11 +8,13 @@
 //! - [`events`]: `GET /events`, with resume by `Last-Event-ID`.
 //! - [`stream`]: `GET /stream`, plain HTTP streaming, for comparison.
 //! - [`cors`]: `--allow-origin`, for a page from another origin.
+//! - [`deadline`]: `--write-timeout`, for a client that reads nothing.
 //!
 //! Posting stays a plain `POST /messages` from the `chat` crate: an
 //! event stream goes one way only, from the server to the browser.
 
 pub mod cors;
+pub mod deadline;
 pub mod events;
 pub mod format;
 pub mod stream;
@@ -46,6 +48,9 @@ pub struct Config {
     /// How many event streams may be open at once
     /// (`--max-connections`).
     pub max_connections: usize,
+    /// How long one write may wait before the connection is closed
+    /// (`--write-timeout`); `None` waits for ever.
+    pub write_timeout: Option<Duration>,
 }
 
 impl Default for Config {
@@ -57,6 +62,7 @@ impl Default for Config {
             retry: Duration::from_secs(2),
             drain: Duration::from_secs(3),
             max_connections: 10_000,
+            write_timeout: Some(Duration::from_secs(30)),
         }
     }
 }
@@ -88,6 +94,7 @@ pub async fn serve_allowing(
         .recover(chat::errors::recover)
         .with(warp::trace::request());
     let drain_for = config.drain;
+    let write_timeout = config.write_timeout;
     let stop = async move {
         shutdown.await;
         tracing::info!(?drain_for, "draining: streams end, reconnects get 204");
@@ -97,7 +104,11 @@ pub async fn serve_allowing(
     };
     // A stream never finishes by itself, so without the drain signal
     // a graceful shutdown would wait for it forever.
-    chat::server::serve(listener, routes, stop).await;
+    // Every connection gets the write deadline (see [`deadline`]).
+    let connection = move |tcp, _peer| {
+        std::future::ready(Some(deadline::WriteDeadline::new(tcp, write_timeout)))
+    };
+    chat::server::serve_with(listener, routes, stop, connection).await;
 }
 // ANCHOR_END: serve
 

@@ -40,6 +40,11 @@ struct Args {
     #[arg(long, default_value_t = 10_000, value_parser = flags::at_least_one)]
     max_connections: usize,
 
+    /// Seconds one write may wait for a client that reads nothing
+    /// before the server closes its connection (0: wait for ever).
+    #[arg(long, default_value = "30", value_parser = flags::seconds_or_zero)]
+    write_timeout: Duration,
+
     /// An origin (like `http://127.0.0.1:8080`) whose pages may read
     /// the stream and the chat from another origin, with cookies; `*`
     /// allows every origin, without cookies. Repeat it for more.
@@ -57,6 +62,7 @@ async fn main() -> ExitCode {
         retry: args.retry,
         drain: args.drain,
         max_connections: args.max_connections,
+        write_timeout: Some(args.write_timeout).filter(|t| !t.is_zero()),
     };
     chat::server::run(args.addr, |listener, shutdown| {
         let allow = ch03_sse::cors::AllowOrigins::new(args.allow_origin);

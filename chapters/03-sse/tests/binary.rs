@@ -45,6 +45,7 @@ async fn refuses_bad_flags_with_a_clear_message() {
         "--heartbeat",
         "--retry",
         "--drain",
+        "--write-timeout",
         "--allow-origin",
     ];
     wire::process::assert_flags(

@@ -79,6 +79,7 @@ async fn main() -> ExitCode {
             retry: args.retry,
             drain: args.drain,
             max_connections: args.max_connections,
+            ..ch03_sse::Config::default()
         },
         ..ch05_http2::Config::default()
     };

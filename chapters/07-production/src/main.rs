@@ -144,6 +144,7 @@ fn config(args: &Args, n: usize) -> ch07_production::Config {
         retry: args.retry,
         drain: args.drain,
         max_connections: args.max_connections,
+        ..ch03_sse::Config::default()
     };
     let ws = ch04_websocket::Config {
         history: args.history,
