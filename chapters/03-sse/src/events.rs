@@ -95,8 +95,9 @@ fn open(
     let headers = response.headers_mut();
     let event_stream = HeaderValue::from_static("text/event-stream");
     headers.insert(header::CONTENT_TYPE, event_stream);
-    // A stream is never the same twice: no cache may store it.
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    // A stream is never the same twice, and it has no validator to
+    // ask about: no cache may store it (RFC 9111 §5.2.2.5).
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     // nginx (and proxies that copy it) buffer a response until the
     // buffer fills; this header asks them to pass each chunk at once.
     let no = HeaderValue::from_static("no");
