@@ -447,3 +447,259 @@ async fn a_cancelled_stream_leaves_the_others_open() {
     assert_transcript!("cancel", s.transcript().text());
 }
 // ANCHOR_END: cancel
+
+/// What the ledger shows, in the order the tap saw it: C1's frames,
+/// both ways, and the request lines that C2 sent.
+enum Seen {
+    Frame(Dir, Frame),
+    Request(String),
+}
+
+fn seen_in_order(events: &[wire::Event]) -> Vec<Seen> {
+    let mut up: Vec<u8> = Vec::new();
+    let mut down: Vec<u8> = Vec::new();
+    let mut seen = Vec::new();
+    for event in events {
+        let wire::EventKind::Data { dir, bytes } = &event.kind else {
+            continue;
+        };
+        if event.conn == 2 && *dir == Dir::ToServer {
+            let text = String::from_utf8_lossy(bytes);
+            for line in text.lines().filter(|l| l.starts_with("POST ")) {
+                let line = line.trim_end_matches(" HTTP/1.1");
+                seen.push(Seen::Request(line.to_string()));
+            }
+        }
+        if event.conn != 1 {
+            continue;
+        }
+        let buf = if *dir == Dir::ToServer {
+            &mut up
+        } else {
+            &mut down
+        };
+        buf.extend_from_slice(bytes);
+        if *dir == Dir::ToServer && buf.starts_with(PREFACE) {
+            buf.drain(..PREFACE.len());
+        }
+        while let Some((frame, used)) = http2::parse(buf) {
+            buf.drain(..used);
+            seen.push(Seen::Frame(*dir, frame));
+        }
+    }
+    seen
+}
+
+// ANCHOR: windows
+/// What the server may still send on C1, by the rules of RFC 9113
+/// §6.9: every DATA frame uses up its stream's window and the
+/// connection's; the client's WINDOW_UPDATE gives bytes back to one of
+/// them (stream 0: the connection). Both start at 65,535 bytes, since
+/// the client's SETTINGS leaves INITIAL_WINDOW_SIZE as it is (§6.5.2).
+#[derive(Clone)]
+struct Windows {
+    connection: i64,
+    streams: std::collections::BTreeMap<u32, i64>,
+}
+
+impl Windows {
+    const INITIAL: i64 = 65_535;
+
+    fn apply(&mut self, dir: Dir, frame: &Frame) {
+        let stream = frame.stream;
+        match (dir, frame.kind) {
+            (Dir::ToClient, Kind::DATA) => {
+                let used = frame.payload.len() as i64;
+                self.connection -= used;
+                *self.streams.entry(stream).or_insert(Self::INITIAL) -= used;
+            }
+            (Dir::ToServer, Kind::WINDOW_UPDATE) if stream == 0 => {
+                self.connection += increment(frame) as i64;
+            }
+            (Dir::ToServer, Kind::WINDOW_UPDATE) => {
+                let window = self.streams.entry(stream).or_insert(Self::INITIAL);
+                *window += increment(frame) as i64;
+            }
+            (Dir::ToServer, Kind::HEADERS) => {
+                self.streams.entry(stream).or_insert(Self::INITIAL);
+            }
+            _ => {}
+        }
+    }
+}
+// ANCHOR_END: windows
+
+fn increment(frame: &Frame) -> u32 {
+    let p = &frame.payload;
+    u32::from_be_bytes([p[0], p[1], p[2], p[3]]) & 0x7fff_ffff
+}
+
+/// A frame as the ledger's left column shows it. `requests` names
+/// the requests the test sent, by stream.
+fn describe(dir: Dir, frame: &Frame, requests: &[(u32, &str)]) -> Vec<String> {
+    let ack = frame.flags & http2::flags::ACK != 0;
+    match frame.kind {
+        Kind::SETTINGS if ack => vec!["SETTINGS ACK".into()],
+        Kind::SETTINGS => {
+            // One row per setting, so that the rows stay narrow.
+            let values = frame.payload.chunks(6).map(|c| {
+                let id = u16::from_be_bytes([c[0], c[1]]);
+                let value = u32::from_be_bytes([c[2], c[3], c[4], c[5]]);
+                format!("  {}={value}", setting::name(id))
+            });
+            std::iter::once("SETTINGS".to_string())
+                .chain(values)
+                .collect()
+        }
+        Kind::WINDOW_UPDATE => vec![format!("WINDOW_UPDATE +{}", increment(frame))],
+        Kind::PING if ack => vec!["PING ACK".into()],
+        Kind::HEADERS if dir == Dir::ToServer => {
+            let (_, request) =
+                requests.iter().find(|(s, _)| *s == frame.stream).unwrap();
+            vec![format!("HEADERS {request}")]
+        }
+        Kind::HEADERS => vec!["HEADERS (the response head)".into()],
+        kind => vec![kind.name().to_string()],
+    }
+}
+
+/// C1's frames as rows, each with the windows after it; runs of DATA
+/// frames on one stream, and of equal requests on C2, are one row.
+fn window_ledger(events: &[wire::Event], requests: &[(u32, &str)]) -> String {
+    let mut windows = Windows {
+        connection: Windows::INITIAL,
+        streams: Default::default(),
+    };
+    let mut rows: Vec<(String, Option<Windows>)> = Vec::new();
+    let seen = seen_in_order(events);
+    let mut i = 0;
+    while i < seen.len() {
+        match &seen[i] {
+            Seen::Request(line) => {
+                let n = seen[i..]
+                    .iter()
+                    .take_while(|s| matches!(s, Seen::Request(l) if l == line))
+                    .count();
+                i += n;
+                rows.push((format!("C2 → {line} ×{n}"), None));
+            }
+            Seen::Frame(dir, frame) => {
+                let arrow = if *dir == Dir::ToServer { "→" } else { "←" };
+                let head = format!("C1 {arrow} {:>2} ", frame.stream);
+                let mut bytes = 0;
+                let mut count = 0;
+                while let Some(Seen::Frame(d, f)) = seen.get(i) {
+                    let run = f.kind == Kind::DATA
+                        && frame.kind == Kind::DATA
+                        && d == dir
+                        && f.stream == frame.stream;
+                    if count > 0 && !run {
+                        break;
+                    }
+                    windows.apply(*d, f);
+                    bytes += f.payload.len();
+                    count += 1;
+                    i += 1;
+                }
+                let lines = match frame.kind {
+                    Kind::DATA => vec![format!("DATA ×{count}, {bytes} bytes")],
+                    _ => describe(*dir, frame, requests),
+                };
+                for (n, line) in lines.iter().enumerate() {
+                    let last = n + 1 == lines.len();
+                    let prefix = if n == 0 { head.clone() } else { " ".repeat(8) };
+                    rows.push((prefix + line, last.then(|| windows.clone())));
+                }
+            }
+        }
+    }
+    let streams: Vec<u32> = windows.streams.keys().copied().collect();
+    let mut out = format!("{:<44}│ the server may still send\n", "");
+    let mut names = format!("{:>10}", "connection");
+    for stream in &streams {
+        names += &format!(" {:>8}", format!("stream {stream}"));
+    }
+    out += &format!("{:<44}│ {names}\n", "");
+    for (left, after) in rows {
+        let mut right = String::new();
+        if let Some(w) = after {
+            right = format!("{:>10}", w.connection);
+            for stream in &streams {
+                let window = w.streams.get(stream);
+                let cell = window.map_or("".into(), |n| n.to_string());
+                right += &format!(" {cell:>8}");
+            }
+        }
+        out += format!("{left:<44}│ {right}").trim_end();
+        out += "\n";
+    }
+    out
+}
+
+// ANCHOR: flow_control
+/// One stream that is never read stalls the whole connection when its
+/// window is as large as the connection's (65,535 bytes each, the
+/// defaults). C1 reads stream 3 (room 2) and gives its bytes back on
+/// stream 3 and stream 0; it never reads stream 1 (room 1). Ben posts
+/// to room 1 until stream 1 has used its whole window. That used up
+/// the connection's window too, so Ben's post to room 2 cannot go out
+/// on stream 3, although stream 3's own window is open. A WINDOW_UPDATE
+/// on stream 0 lets it go; stream 1 stays stalled.
+#[tokio::test]
+async fn a_stalled_stream_stalls_the_connection_through_its_window() {
+    let s = start().await;
+    let mut c1 = H2::connect(&s).await;
+    let requests = [(1, "GET /rooms/1/events"), (3, "GET /rooms/2/events")];
+    for (stream, request) in requests {
+        let path = request.trim_start_matches("GET ");
+        let open = c1.open_events(stream, path);
+        c1.send(&s, &[open]).await;
+        c1.wait_open(&s, stream).await;
+    }
+    let down = |s: &Scenario| http2::frames_in(&s.tap.events(), 1, Dir::ToClient);
+    // C1 reads stream 3: it gives back what stream 3 used, to the
+    // stream and to the connection.
+    let give_back = |used: usize| {
+        let n = used as u32;
+        [Frame::window_update(3, n), Frame::window_update(0, n)]
+    };
+    let read3 = data_on(&down(&s), 3).len();
+    c1.send(&s, &give_back(read3)).await;
+
+    // Ben's 70 events of about 1 KB are more than stream 1's window.
+    // The tap holds C1's bytes until the posts are recorded.
+    let mut c2 = s.connect().await;
+    let text = "x".repeat(1000);
+    s.tap.hold(1, Dir::ToClient);
+    for _ in 0..70 {
+        let post = Request::post_json("/rooms/1/messages", &message("ben", &text));
+        assert_eq!(c2.send(post).await.status, 201);
+    }
+    s.tap.release(1, Dir::ToClient);
+    c1.wait(&s, "stream 1 to use its whole window", |frames| {
+        data_on(frames, 1).len() == 65_535
+    })
+    .await;
+
+    let post = Request::post_json("/rooms/2/messages", &message("ben", "room 2"));
+    assert_eq!(c2.send(post).await.status, 201);
+    // A PING is answered at once. By its ACK, the event would have
+    // gone out on stream 3 if the windows let it.
+    c1.send(&s, &[Frame::ping(false, *b"stalled?")]).await;
+    c1.wait(&s, "the PING ACK", |frames| {
+        frames.iter().any(|f| f.kind == Kind::PING)
+    })
+    .await;
+    assert!(events_on(&down(&s), 3).is_empty(), "stream 3 is stalled");
+
+    // The connection's window opens: stream 3's event goes out, and
+    // stream 1 still has no window of its own.
+    c1.send(&s, &[Frame::window_update(0, 65_535)]).await;
+    c1.wait_events(&s, 3, 1).await;
+    let now = data_on(&down(&s), 3).len();
+    c1.send(&s, &give_back(now - read3)).await;
+    assert_eq!(data_on(&down(&s), 1).len(), 65_535, "stream 1 is stalled");
+    let ledger = window_ledger(&s.tap.events(), &requests);
+    assert_transcript!("flow_control", ledger);
+}
+// ANCHOR_END: flow_control

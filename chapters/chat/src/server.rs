@@ -258,7 +258,16 @@ pub async fn serve_with<F, R, H, Fut, Io>(
             // auto::Builder reads the first bytes: the HTTP/2 preface
             // means HTTP/2 (h2c by prior knowledge, RFC 9113 §3.3, or
             // h2 after ALPN); anything else is HTTP/1.1.
-            let builder = auto::Builder::new(TokioExecutor::new());
+            let mut builder = auto::Builder::new(TokioExecutor::new());
+            // What a client may send before the server reads it (RFC
+            // 9113 §6.9). The connection's window is larger than a
+            // stream's: a request body that no handler reads fills its
+            // own stream's window, and the other streams still have
+            // room (chapter 5, "Flow control").
+            builder
+                .http2()
+                .initial_stream_window_size(256 * 1024)
+                .initial_connection_window_size(1024 * 1024);
             let conn =
                 builder.serve_connection_with_upgrades(TokioIo::new(io), service);
             if let Err(e) = watcher.watch(conn.into_owned()).await {
