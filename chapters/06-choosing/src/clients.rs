@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, BufReader};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::Instant;
@@ -60,7 +60,15 @@ pub async fn run(
         Technique::Polling => polling(plan, ready, out).await,
         Technique::LongPolling => long_polling(plan, ready, out).await,
         Technique::Sse => sse(plan, ready, out).await,
-        Technique::SseH2c => sse_h2c(plan, ready, out).await,
+        Technique::SseH2c => {
+            let stream = TcpStream::connect(plan.addr).await?;
+            stream.set_nodelay(true)?;
+            sse_h2(stream, "http", plan, ready, out).await
+        }
+        Technique::SseH2Tls => {
+            let stream = crate::tls::connect(plan.addr).await?;
+            sse_h2(stream, "https", plan, ready, out).await
+        }
         Technique::WebSocket | Technique::WebSocket4k | Technique::WebSocket128k => {
             websocket(plan, ready, out).await
         }
@@ -200,19 +208,22 @@ async fn sse(
 /// Chapter 5's page in a browser that speaks HTTP/2: the same
 /// `EventSource`, one stream of an HTTP/2 connection. Over plain TCP,
 /// the client starts with the connection preface at once: "prior
-/// knowledge" (RFC 9113 §3.3).
-async fn sse_h2c(
+/// knowledge" (RFC 9113 §3.3). Over TLS, ALPN chose h2 first.
+async fn sse_h2<T>(
+    io: T,
+    scheme: &str,
     plan: Plan,
     ready: UnboundedSender<()>,
     out: UnboundedSender<Receipt>,
-) -> io::Result<()> {
-    let stream = TcpStream::connect(plan.addr).await?;
-    stream.set_nodelay(true)?;
-    let (mut h2, connection) = h2::client::handshake(stream)
-        .await
-        .map_err(io::Error::other)?;
+) -> io::Result<()>
+where
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut h2, connection) =
+        h2::client::handshake(io).await.map_err(io::Error::other)?;
     tokio::spawn(connection);
-    let request = http::Request::get(format!("http://{}/events?after=0", plan.addr))
+    let url = format!("{scheme}://{}/events?after=0", plan.addr);
+    let request = http::Request::get(url)
         .header("accept", "text/event-stream")
         .header("cache-control", "no-cache")
         .body(())

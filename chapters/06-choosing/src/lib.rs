@@ -19,6 +19,7 @@ pub mod machine;
 pub mod measure;
 pub mod report;
 pub mod technique;
+pub mod tls;
 
 use std::io;
 use std::path::Path;

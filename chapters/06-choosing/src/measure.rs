@@ -274,12 +274,16 @@ fn server_port(events: &[wire::Event]) -> u16 {
 ///
 /// - polling and long polling: one request with only its request line
 ///   and `Host` (RFC 9112 §3.2), and one response with only its status
-///   line and `content-length`, the body the message in `[` `]`;
+///   line, `date` (which a server with a clock must send in a 2xx
+///   response, RFC 9110 §6.6.1) and `content-length`, the body the
+///   message in `[` `]`;
 /// - SSE: `id: N` and `data: ` lines and the empty line (WHATWG HTML
 ///   §9.2.6), in one chunk with its size line and CR LF (RFC 9112
 ///   §7.1); nothing goes to the server;
 /// - SSE over h2c: the same lines, in a DATA frame with its 9-byte
 ///   header (RFC 9113 §4.1);
+/// - SSE over h2 (TLS): that frame in one TLS 1.3 record, 22 bytes
+///   more (RFC 8446 §5.2);
 /// - WebSocket: a 2-byte frame header for payloads under 126 bytes,
 ///   4 up to 65,535 (RFC 6455 §5.2); nothing goes to the server;
 /// - bare TCP: the line feed.
@@ -290,8 +294,11 @@ pub fn floor_of(
     port: u16,
 ) -> (usize, usize) {
     let digits = |n: usize| n.to_string().len();
+    // An IMF-fixdate is always 29 characters (RFC 9110 §5.6.7).
+    let date = "date: Sun, 06 Nov 1994 08:49:37 GMT\r\n".len();
     let response = |body: usize| {
-        "HTTP/1.1 200 OK\r\n".len() + "content-length: \r\n".len() + digits(body) + 2
+        let length = "content-length: \r\n".len() + digits(body);
+        "HTTP/1.1 200 OK\r\n".len() + date + length + 2
     };
     let request = |query: &str| {
         format!("GET /messages?after={}{query} HTTP/1.1\r\n", id - 1).len()
@@ -309,6 +316,13 @@ pub fn floor_of(
             // The event in one DATA frame with its 9-byte header
             // (RFC 9113 §4.1); no chunks.
             (format!("id: {id}\ndata: \n\n").len() + 9, 0)
+        }
+        Technique::SseH2Tls => {
+            // The same frame in one TLS 1.3 record: a 5-byte header,
+            // one byte of inner content type, a 16-byte AEAD tag (RFC
+            // 8446 §5.2).
+            let frame = floor_of(Technique::SseH2c, id, len, port).0;
+            (frame + 5 + 1 + 16, 0)
         }
         Technique::WebSocket | Technique::WebSocket4k | Technique::WebSocket128k => {
             (if len < 126 { 2 } else { 4 }, 0)

@@ -24,6 +24,10 @@ pub enum Technique {
     /// (h2c, prior knowledge, RFC 9113 §3.3).
     #[value(name = "sse-h2c")]
     SseH2c,
+    /// Chapter 5: the same stream over HTTP/2 inside TLS, as browsers
+    /// get HTTP/2 (ALPN `h2`, RFC 9113 §3.2).
+    #[value(name = "sse-h2-tls")]
+    SseH2Tls,
     /// Chapter 4: `GET /ws`, then one text frame per message.
     #[value(name = "websocket")]
     WebSocket,
@@ -42,11 +46,12 @@ pub enum Technique {
 
 impl Technique {
     /// Every technique, in the book's order, the floor last.
-    pub const ALL: [Technique; 8] = [
+    pub const ALL: [Technique; 9] = [
         Technique::Polling,
         Technique::LongPolling,
         Technique::Sse,
         Technique::SseH2c,
+        Technique::SseH2Tls,
         Technique::WebSocket,
         Technique::WebSocket4k,
         Technique::WebSocket128k,
@@ -68,6 +73,7 @@ impl Technique {
             Technique::LongPolling => "long polling",
             Technique::Sse => "SSE",
             Technique::SseH2c => "SSE over h2c",
+            Technique::SseH2Tls => "SSE over h2 (TLS)",
             Technique::WebSocket => "WebSocket",
             Technique::WebSocket4k => "WebSocket, 4 KiB buffer",
             Technique::WebSocket128k => "WebSocket, 128 KiB buffer",
@@ -82,6 +88,7 @@ impl Technique {
             Technique::LongPolling => "long-polling",
             Technique::Sse => "sse",
             Technique::SseH2c => "sse-h2c",
+            Technique::SseH2Tls => "sse-h2-tls",
             Technique::WebSocket => "websocket",
             Technique::WebSocket4k => "websocket-4k",
             Technique::WebSocket128k => "websocket-128k",
@@ -121,7 +128,7 @@ impl Technique {
                 };
                 ch03_sse::serve(listener, config, shutdown).await
             }
-            Technique::SseH2c => {
+            Technique::SseH2c | Technique::SseH2Tls => {
                 let config = ch05_http2::Config {
                     sse: ch03_sse::Config {
                         drain: Duration::ZERO,
@@ -130,7 +137,18 @@ impl Technique {
                     },
                     ..Default::default()
                 };
-                ch05_http2::serve(listener, None, config, shutdown).await
+                if self == Technique::SseH2c {
+                    return ch05_http2::serve(listener, None, config, shutdown)
+                        .await;
+                }
+                // The listener given is the https one. Chapter 5 also
+                // needs a plain one; here nobody connects to it.
+                let plain = TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let tls = ch05_http2::Tls {
+                    listener,
+                    acceptor: crate::tls::acceptor(),
+                };
+                ch05_http2::serve(plain, Some(tls), config, shutdown).await
             }
             Technique::WebSocket
             | Technique::WebSocket4k
@@ -168,7 +186,12 @@ pub fn poll_interval() -> Duration {
 /// to the floor.
 pub enum Poster {
     Http(Client),
-    Floor { stream: TcpStream, next_id: u64 },
+    /// For the TLS row: the server has only its https listener.
+    H2(h2::client::SendRequest<bytes::Bytes>),
+    Floor {
+        stream: TcpStream,
+        next_id: u64,
+    },
 }
 
 impl Poster {
@@ -176,6 +199,9 @@ impl Poster {
         technique: Technique,
         addr: SocketAddr,
     ) -> io::Result<Poster> {
+        if technique == Technique::SseH2Tls {
+            return Ok(Poster::H2(crate::tls::h2(addr).await?));
+        }
         if technique == Technique::Floor {
             let stream = TcpStream::connect(addr).await?;
             stream.set_nodelay(true)?;
@@ -206,6 +232,19 @@ impl Poster {
                     let stored: serde_json::Value =
                         serde_json::from_slice(&response.body)?;
                     ids.push(stored["id"].as_u64().unwrap_or(0));
+                }
+                Ok(ids)
+            }
+            Poster::H2(send) => {
+                // All requests first, each on its own stream, then the
+                // answers: what pipelining does over HTTP/1.1.
+                let mut answers = Vec::with_capacity(texts.len());
+                for text in texts {
+                    answers.push(h2_post(send, text).await?);
+                }
+                let mut ids = Vec::with_capacity(texts.len());
+                for answer in answers {
+                    ids.push(h2_answer(answer).await?.0);
                 }
                 Ok(ids)
             }
@@ -245,6 +284,10 @@ impl Poster {
                 let id = stored["id"].as_u64().unwrap_or(0);
                 Ok((id, response.body.len()))
             }
+            Poster::H2(send) => {
+                let answer = h2_post(send, text).await?;
+                h2_answer(answer).await
+            }
             Poster::Floor { stream, next_id } => {
                 // The same JSON the chat sends, from the same type.
                 let message = chat::Message {
@@ -261,4 +304,48 @@ impl Poster {
             }
         }
     }
+}
+
+/// An answer that is on its way, over HTTP/2.
+type H2Answer = h2::client::ResponseFuture;
+
+/// Sends `POST /messages` for `text` on a new stream of `send`.
+async fn h2_post(
+    send: &mut h2::client::SendRequest<bytes::Bytes>,
+    text: &str,
+) -> io::Result<H2Answer> {
+    let body = crate::http::post(text).body;
+    let request = http::Request::post("https://127.0.0.1/messages")
+        .header("content-type", "application/json")
+        .header("content-length", body.len())
+        .body(())
+        .map_err(io::Error::other)?;
+    let ready = send.clone().ready().await.map_err(io::Error::other)?;
+    *send = ready;
+    let (answer, mut stream) = send
+        .send_request(request, false)
+        .map_err(io::Error::other)?;
+    stream
+        .send_data(body.into(), true)
+        .map_err(io::Error::other)?;
+    Ok(answer)
+}
+
+/// Waits for a `201` and its body: the stored message's id, and the
+/// length of its JSON.
+async fn h2_answer(answer: H2Answer) -> io::Result<(u64, usize)> {
+    let response = answer.await.map_err(io::Error::other)?;
+    if response.status() != 201 {
+        let why = format!("POST answered {}", response.status());
+        return Err(io::Error::other(why));
+    }
+    let mut body = response.into_body();
+    let mut bytes = Vec::new();
+    while let Some(data) = body.data().await {
+        let data = data.map_err(io::Error::other)?;
+        let _ = body.flow_control().release_capacity(data.len());
+        bytes.extend_from_slice(&data);
+    }
+    let stored: serde_json::Value = serde_json::from_slice(&bytes)?;
+    Ok((stored["id"].as_u64().unwrap_or(0), bytes.len()))
 }
