@@ -8,8 +8,10 @@
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
+use hyper::ext::Protocol;
 use hyper::upgrade::OnUpgrade;
-use warp::http::{HeaderMap, HeaderValue, StatusCode};
+use warp::http::uri::Authority;
+use warp::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
@@ -151,12 +153,38 @@ fn check(
         let why = "a WebSocket handshake needs connection: upgrade";
         return Err(Refused::new(StatusCode::BAD_REQUEST, why));
     }
+    let host = headers.get("host").and_then(|h| h.to_str().ok());
+    check_origin_and_version(headers, host, allow_origin)?;
+    // §4.1: the key is 16 random bytes in base64 (24 characters).
+    let key = headers
+        .get("sec-websocket-key")
+        .and_then(|k| k.to_str().ok());
+    let decoded = key.and_then(|k| BASE64.decode(k).ok());
+    let (Some(key), Some(16)) = (key, decoded.map(|bytes| bytes.len())) else {
+        let why = "sec-websocket-key must be 16 bytes in base64";
+        return Err(Refused::new(StatusCode::BAD_REQUEST, why));
+    };
+    Ok(Accepted {
+        key: key.to_owned(),
+        cursor: cursor_of(query)?,
+        subprotocol: has_token(headers, "sec-websocket-protocol", SUBPROTOCOL),
+    })
+}
+// ANCHOR_END: check
+
+/// The checks that HTTP/2 keeps (RFC 8441 §5): `Origin`, then the
+/// version. `host` is where the request was sent: the `host` header
+/// in HTTP/1.1, `:authority` in HTTP/2.
+fn check_origin_and_version(
+    headers: &HeaderMap,
+    host: Option<&str>,
+    allow_origin: &[String],
+) -> Result<(), Refused> {
     // A browser always sends `Origin`, and a page from any site may
     // open a socket to any server: this check is the only thing
     // that stops another site's page from chatting in our name
     // (§10.2). Clients that are not browsers send no `Origin`.
     if let Some(origin) = headers.get("origin") {
-        let host = headers.get("host").and_then(|h| h.to_str().ok());
         if !origin_allowed(origin, host, allow_origin) {
             let origin = String::from_utf8_lossy(origin.as_bytes());
             let why = format!("origin {origin} may not open a socket here");
@@ -171,27 +199,107 @@ fn check(
         let refused = Refused::new(StatusCode::UPGRADE_REQUIRED, why);
         return Err(refused.hint("sec-websocket-version", "13"));
     }
-    // §4.1: the key is 16 random bytes in base64 (24 characters).
-    let key = headers
-        .get("sec-websocket-key")
-        .and_then(|k| k.to_str().ok());
-    let decoded = key.and_then(|k| BASE64.decode(k).ok());
-    let (Some(key), Some(16)) = (key, decoded.map(|bytes| bytes.len())) else {
-        let why = "sec-websocket-key must be 16 bytes in base64";
-        return Err(Refused::new(StatusCode::BAD_REQUEST, why));
-    };
-    // Only a cursor that is not a number is refused here. One that
-    // this run never issued is answered on the socket, with a reset.
-    let cursor = query
+    Ok(())
+}
+
+/// Only a cursor that is not a number is refused here. One that this
+/// run never issued is answered on the socket, with a reset.
+fn cursor_of(query: &Query) -> Result<Cursor, Refused> {
+    query
         .cursor()
-        .map_err(|why| Refused::new(StatusCode::BAD_REQUEST, why))?;
-    Ok(Accepted {
-        key: key.to_owned(),
-        cursor,
-        subprotocol: has_token(headers, "sec-websocket-protocol", SUBPROTOCOL),
+        .map_err(|why| Refused::new(StatusCode::BAD_REQUEST, why))
+}
+
+// ANCHOR: route_h2
+// CONNECT /ws with `:protocol: websocket` (RFC 8441 §4): the same
+// socket, as one stream of an HTTP/2 connection. hyper puts the
+// `:protocol` pseudo-header into the request as `Protocol`, and an
+// `OnUpgrade` that hands over the stream after the 200.
+pub fn websocket_over_h2(
+    store: Store,
+    config: Config,
+    sockets: Sockets,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    let connect = warp::method()
+        .and_then(|method: Method| async move {
+            match method {
+                Method::CONNECT => Ok(()),
+                _ => Err(warp::reject::not_found()),
+            }
+        })
+        .untuple_one();
+    warp::path!("ws")
+        .and(connect)
+        .and(warp::ext::optional::<Protocol>())
+        .and(warp::header::headers_cloned())
+        .and(warp::host::optional())
+        .and(chat::routes::query())
+        .and(warp::ext::optional::<OnUpgrade>())
+        .map(
+            move |protocol: Option<Protocol>,
+                  headers: HeaderMap,
+                  authority: Option<Authority>,
+                  query: Query,
+                  on_upgrade: Option<OnUpgrade>| {
+                let (store, sockets) = (store.clone(), sockets.clone());
+                let request = Connect {
+                    protocol,
+                    headers,
+                    authority,
+                    query,
+                    on_upgrade,
+                };
+                connect_h2(request, store, &config, sockets)
+            },
+        )
+}
+// ANCHOR_END: route_h2
+
+/// What an extended CONNECT brings.
+struct Connect {
+    protocol: Option<Protocol>,
+    headers: HeaderMap,
+    authority: Option<Authority>,
+    query: Query,
+    on_upgrade: Option<OnUpgrade>,
+}
+
+// ANCHOR: connect_h2
+fn connect_h2(
+    request: Connect,
+    store: Store,
+    config: &Config,
+    sockets: Sockets,
+) -> Response {
+    // A plain CONNECT asks for a tunnel (RFC 9113 §8.5): not here.
+    let is_websocket = request
+        .protocol
+        .as_ref()
+        .is_some_and(|p| p.as_str().eq_ignore_ascii_case("websocket"));
+    let (true, Some(on_upgrade)) = (is_websocket, request.on_upgrade) else {
+        let why = "CONNECT /ws needs HTTP/2 and :protocol websocket";
+        return error(StatusCode::BAD_REQUEST, why);
+    };
+    let host = request.authority.as_ref().map(Authority::as_str);
+    let headers = &request.headers;
+    let checked = check_origin_and_version(headers, host, &config.allow_origin)
+        .and_then(|()| cursor_of(&request.query));
+    let cursor = match checked {
+        Ok(cursor) => cursor,
+        Err(refused) => return refused.into_response(),
+    };
+    let Some(slot) = sockets.reserve() else {
+        return chat::limit::busy("sockets");
+    };
+    let offered = has_token(headers, "sec-websocket-protocol", SUBPROTOCOL);
+    let subprotocol = offered.then_some(SUBPROTOCOL);
+    let limits = Limits::from(config);
+    let socket_config = upgrade::socket_config(config);
+    upgrade::accept_stream(subprotocol, on_upgrade, socket_config, |socket| {
+        session::run(socket, slot, store, cursor, limits, sockets)
     })
 }
-// ANCHOR_END: check
+// ANCHOR_END: connect_h2
 
 /// Whether a comma-separated header (in any of its lines) holds
 /// `token`, in any letter case.

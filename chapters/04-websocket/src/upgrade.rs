@@ -21,8 +21,8 @@ use warp::reply::Response;
 
 use crate::Config;
 
-/// An open socket: tungstenite's frames over the connection that
-/// hyper handed over after the 101.
+/// An open socket: tungstenite's frames over what hyper handed over:
+/// the connection after a 101, or an HTTP/2 stream (RFC 8441).
 pub type Socket = WebSocketStream<TokioIo<Upgraded>>;
 
 // ANCHOR: accept_key
@@ -100,13 +100,26 @@ where
         let name = HeaderValue::from_static(name);
         headers.insert(header::SEC_WEBSOCKET_PROTOCOL, name);
     }
+    start(on_upgrade, config, session);
+    response
+}
+// ANCHOR_END: switch
+
+/// Once hyper has sent the answer, runs `session` on what it hands
+/// over: the TCP connection after a 101, or one HTTP/2 stream after
+/// a 200 to an extended CONNECT.
+fn start<F, Fut>(on_upgrade: OnUpgrade, config: WebSocketConfig, session: F)
+where
+    F: FnOnce(Socket) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     tokio::spawn(async move {
-        // hyper writes the 101 first, then hands the connection over:
-        // the bytes after the 101's empty line are no longer HTTP.
+        // hyper writes the answer first, then hands the bytes over:
+        // what follows its head is no longer HTTP, but frames.
         let upgraded = match on_upgrade.await {
             Ok(upgraded) => upgraded,
             Err(e) => {
-                // The client left before the 101 reached it.
+                // The client left before the answer reached it.
                 tracing::debug!("no upgrade: {e}");
                 return;
             }
@@ -118,9 +131,35 @@ where
             WebSocketStream::from_raw_socket(io, Role::Server, Some(config));
         session(socket.await).await;
     });
+}
+
+// ANCHOR: over_h2
+/// Answers an extended CONNECT (RFC 8441 §5) with `200`, and runs
+/// `session` on the stream. There is no key and no accept value: the
+/// `:protocol` pseudo-header already shows that the client speaks
+/// WebSocket, and an HTTP/2 server that never sent
+/// SETTINGS_ENABLE_CONNECT_PROTOCOL would have refused it (§3).
+pub fn accept_stream<F, Fut>(
+    subprotocol: Option<&'static str>,
+    on_upgrade: OnUpgrade,
+    config: WebSocketConfig,
+    session: F,
+) -> Response
+where
+    F: FnOnce(Socket) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let mut response = Response::default();
+    *response.status_mut() = StatusCode::OK;
+    if let Some(name) = subprotocol {
+        let name = HeaderValue::from_static(name);
+        let headers = response.headers_mut();
+        headers.insert(header::SEC_WEBSOCKET_PROTOCOL, name);
+    }
+    start(on_upgrade, config, session);
     response
 }
-// ANCHOR_END: switch
+// ANCHOR_END: over_h2
 
 #[cfg(test)]
 mod tests {

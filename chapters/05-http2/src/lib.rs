@@ -29,6 +29,7 @@ use warp::http::{header, HeaderValue};
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
+use ch04_websocket::{handshake, Sockets};
 use chat::assets::asset;
 use chat::server::{Shutdown, Stop};
 use chat::Store;
@@ -38,6 +39,9 @@ use chat::Store;
 pub struct Config {
     /// Chapter 3's settings: history, heartbeat, retry, drain.
     pub sse: ch03_sse::Config,
+    /// Chapter 4's socket settings (ping, message size, buffers). The
+    /// socket shares the chat's store; `history` and `run` are unused.
+    pub websocket: ch04_websocket::Config,
     /// How many rooms `/rooms/N/…` has, numbered from 1.
     pub rooms: usize,
     /// A `date` header to send instead of the clock's. Only tests set
@@ -51,6 +55,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             sse: ch03_sse::Config::default(),
+            websocket: ch04_websocket::Config::default(),
             rooms: 8,
             fixed_date: None,
         }
@@ -76,9 +81,10 @@ pub async fn serve(
 ) {
     let store = chat::server::store(config.sse.history, config.sse.run.clone());
     let drain = Stop::new();
+    let sockets = Sockets::new(config.websocket.max_connections);
     // Errors as JSON (chapter 1), a log line per request.
     let fixed_date = config.fixed_date.clone();
-    let routes = routes(store, &config, drain.shutdown())
+    let routes = routes(store, &config, drain.shutdown(), sockets.clone())
         .recover(chat::errors::recover)
         .unify()
         .map(move |response| with_date(response, &fixed_date))
@@ -87,10 +93,14 @@ pub async fn serve(
     let stop = Stop::new();
     let stopping = stop.shutdown();
     let drain_for = config.sse.drain;
+    let closing = sockets.clone();
     tokio::spawn(async move {
         shutdown.await;
         tracing::info!(?drain_for, "draining: streams end, reconnects get 204");
         drain.now();
+        // A socket on an HTTP/2 stream keeps that stream open, and a
+        // graceful stop waits for open streams: close them first.
+        closing.close_all();
         tokio::time::sleep(drain_for).await;
         stop.now();
         // Dropping `drain` ends any stream that is still open.
@@ -112,6 +122,8 @@ pub async fn serve(
         }
     };
     tokio::join!(plain, secure);
+    // Each socket sends close 1001 and waits a moment for the reply.
+    sockets.wait_closed(std::time::Duration::from_secs(5)).await;
 }
 // ANCHOR_END: serve
 
@@ -142,12 +154,15 @@ async fn tls_handshake(
 // ANCHOR_END: accept_loop
 
 // ANCHOR: routes
-/// Chapter 3's routes, its page replaced by this chapter's, and eight
-/// rooms: `/rooms/N/events` and `/rooms/N/messages`, each its own chat.
+/// Chapter 3's routes, its page replaced by this chapter's, eight
+/// rooms: `/rooms/N/events` and `/rooms/N/messages`, each its own chat,
+/// and chapter 4's socket at `/ws`: `GET` with `Upgrade` on HTTP/1.1,
+/// the extended `CONNECT` of RFC 8441 on HTTP/2.
 pub fn routes(
     store: Store,
     config: &Config,
     draining: Shutdown,
+    sockets: Sockets,
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     // One bound on open streams (`--max-connections`) for the chat
     // and all the rooms: a clone of the settings shares the count.
@@ -180,8 +195,23 @@ pub fn routes(
         .unify()
         .or(rooms)
         .unify()
+        .or(websocket(&store, &config.websocket, sockets))
+        .unify()
         .or(ch03_sse::routes(store, settings))
         .unify()
+}
+
+/// `/ws`: one socket route for each version of HTTP.
+fn websocket(
+    store: &Store,
+    config: &ch04_websocket::Config,
+    sockets: Sockets,
+) -> BoxedFilter<(Response,)> {
+    let over_h1 =
+        handshake::websocket(store.clone(), config.clone(), sockets.clone());
+    let over_h2 =
+        handshake::websocket_over_h2(store.clone(), config.clone(), sockets);
+    over_h2.or(over_h1).unify().boxed()
 }
 
 /// The test's fixed `date`, if it set one (see [`Config::fixed_date`]).

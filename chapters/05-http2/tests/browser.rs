@@ -139,3 +139,93 @@ async fn the_page_survives_a_restart_over_h2() {
     })
     .await;
 }
+
+/// Polls `js` in the page until it is true: a bound on a failure.
+async fn wait_until(page: &wire::browser::Page, what: &str, js: &str) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while page.eval(js).await != json!(true) {
+        let log = page.eval("window.seen").await;
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not within {PATIENCE:?}; the socket saw {log}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+// ANCHOR: websocket_h2
+/// Over https:// and h2, Chromium opens the chat's socket as a stream
+/// of the connection it already has (RFC 8441): its NetLog shows the
+/// extended CONNECT it sent, and the tap sees no second connection.
+#[tokio::test]
+async fn chromium_opens_the_socket_as_a_stream_of_its_h2_connection() {
+    let Some(browser) = wire::browser::chromium().await else {
+        return;
+    };
+    let tls_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let tls_addr = tls_listener.local_addr().unwrap();
+    let tls = Tls {
+        listener: tls_listener,
+        acceptor: Identity::self_signed().acceptor().unwrap(),
+    };
+    let mut config = Config::default();
+    config.sse.drain = Duration::ZERO;
+    let server = TestServer::start(|listener, shutdown| {
+        serve(listener, Some(tls), config, shutdown)
+    })
+    .await;
+    let tls_tap = Tap::start(tls_addr).await.unwrap();
+    // Chromium's NetLog: every HTTP/2 frame it sends, headers included.
+    let dir = tempfile::tempdir().unwrap();
+    let netlog = dir.path().join("netlog.json");
+    let log_flag = format!("--log-net-log={}", netlog.display());
+    let flags = [
+        "--ignore-certificate-errors",
+        log_flag.as_str(),
+        "--net-log-capture-mode=Everything",
+    ];
+    let page = browser.page_with_flags(&flags).await;
+    page.goto(&format!("https://{}/limit.html", tls_tap.addr()))
+        .await;
+    page.wait_for_text("#status", "8 of 8 streams open", PATIENCE)
+        .await;
+    // The page's own code would do the same: `new WebSocket(url)`.
+    page.eval(
+        "(() => {
+            window.seen = [];
+            const url = 'wss://' + location.host + '/ws?after=0';
+            window.ws = new WebSocket(url, ['chat.v1']);
+            ws.onopen = () => seen.push('open ' + ws.protocol);
+            ws.onmessage = (e) => seen.push(e.data);
+            ws.onclose = (e) => seen.push('close ' + e.code);
+            return true;
+        })()",
+    )
+    .await;
+    wait_until(&page, "the socket opens", "seen.includes('open chat.v1')").await;
+    // A message from curl's side of the chat, over plain HTTP/1.1.
+    let mut poster = wire::client::connect(server.addr(), "127.0.0.1")
+        .await
+        .unwrap();
+    let json = r#"{"user":"ben","text":"from http/1.1"}"#;
+    let post = wire::Request::post_json("/messages", json);
+    assert_eq!(poster.send(post).await.status, 201);
+    let got = "seen.some((m) => m.includes('from http/1.1'))";
+    wait_until(&page, "ben's message on the socket", got).await;
+    // And one sent up the socket by the page.
+    page.eval("ws.send(JSON.stringify({user: 'ana', text: 'over h2'}))")
+        .await;
+    let got = "seen.some((m) => m.includes('over h2'))";
+    wait_until(&page, "ana's message back", got).await;
+    // The page, its eight streams and the socket: one connection.
+    assert_eq!(carried_requests(&tls_tap.events()), 1);
+    // Chromium writes the end of its NetLog as it quits.
+    page.close().await;
+    let log = std::fs::read_to_string(&netlog).unwrap();
+    assert!(log.contains(":method: CONNECT"), "no CONNECT in the NetLog");
+    assert!(log.contains(":protocol: websocket"), "no :protocol");
+    // No HTTP/1.1 handshake was sent anywhere.
+    assert!(!log.to_ascii_lowercase().contains("upgrade: websocket"));
+    assert!(server.stop(PATIENCE).await, "the server did not stop");
+}
+// ANCHOR_END: websocket_h2

@@ -14,6 +14,7 @@ use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use warp::http::HeaderValue;
 use wire::http2::{self, setting, Frame, HeaderEncoder, Kind, PREFACE};
+use wire::websocket as ws;
 use wire::{assert_transcript, sse, Client, Dir, Request, Scenario};
 
 /// The address of a reader's server, as curl would write it.
@@ -28,6 +29,8 @@ const PATIENCE: Duration = Duration::from_secs(10);
 fn config() -> Config {
     let mut config = Config::default();
     config.sse.heartbeat = Duration::from_secs(3600);
+    // No WebSocket ping either: it too would come at its own moment.
+    config.websocket.ping = Duration::from_secs(3600);
     // A fixed run: event ids are `b2.1`, `b2.2`, … every run.
     config.sse.run = Some(chat::Run::named("b2"));
     let date = HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT");
@@ -703,3 +706,108 @@ async fn a_stalled_stream_stalls_the_connection_through_its_window() {
     assert_transcript!("flow_control", ledger);
 }
 // ANCHOR_END: flow_control
+
+// ANCHOR: websocket_h2
+/// WebSocket over HTTP/2 (RFC 8441), on the connection of an event
+/// stream. The server's SETTINGS say it takes the extended CONNECT
+/// (ENABLE_CONNECT_PROTOCOL = 1); C1 opens room 1's event stream on
+/// stream 1, then the chat's socket on stream 3: CONNECT with
+/// `:protocol: websocket`, answered 200. Ben posts from C2; the
+/// message comes down stream 3 as a WebSocket text frame inside a
+/// DATA frame. Ana sends a masked frame up; it comes back. She closes
+/// the socket: stream 3 ends, and stream 1 goes on.
+#[tokio::test]
+async fn websocket_is_a_stream_of_the_connection() {
+    let s = start().await;
+    let mut c1 = H2::connect(&s).await;
+    let open = c1.open_events(1, "/rooms/1/events");
+    c1.send(&s, &[open]).await;
+    c1.wait_open(&s, 1).await;
+    // ANCHOR: extended_connect
+    // RFC 8441 §4: `:protocol` names the protocol the stream will
+    // carry. `:scheme` and `:path` are sent, as for a request; there is
+    // no `upgrade`, no `connection` (RFC 9113 §8.2.2 forbids them) and
+    // no key. `origin` and the version remain (RFC 8441 §5).
+    let fields = [
+        (":method", "CONNECT"),
+        (":protocol", "websocket"),
+        (":scheme", "http"),
+        (":authority", HOST),
+        (":path", "/ws?after=0"),
+        ("origin", "http://127.0.0.1:3005"),
+        ("sec-websocket-version", "13"),
+        ("sec-websocket-protocol", "chat.v1"),
+    ];
+    let block = c1.headers.encode(&fields);
+    // No END_STREAM: the stream stays open both ways.
+    c1.send(&s, &[Frame::headers(3, block, false)]).await;
+    // ANCHOR_END: extended_connect
+    c1.wait(&s, "the 200 on stream 3", |frames| {
+        frames
+            .iter()
+            .any(|f| f.stream == 3 && f.kind == Kind::HEADERS)
+    })
+    .await;
+    // From C2, over HTTP/1.1: one WebSocket frame on stream 3.
+    let mut c2 = s.connect().await;
+    s.tap.hold(c1.conn, Dir::ToClient);
+    let request = Request::post_json("/messages", &message("ben", "over h1"));
+    assert_eq!(c2.send(request).await.status, 201);
+    s.tap.release(c1.conn, Dir::ToClient);
+    c1.wait(&s, "a text frame on stream 3", |f| {
+        socket_frames(f).len() == 1
+    })
+    .await;
+    // Up stream 3: a masked text frame (RFC 6455 §5.3), in one DATA.
+    let json = message("ana", "over h2");
+    let key = [0x3b, 0x5e, 0xa1, 0x07];
+    let up = ws::Frame::text(&json).masked(key).encode();
+    c1.send(&s, &[Frame::data(3, &up, false)]).await;
+    c1.wait(&s, "ana's message back", |f| socket_frames(f).len() == 2)
+        .await;
+    // Ana closes the socket: close 1000, answered, then END_STREAM.
+    let close = ws::Frame::close(1000, "").masked(key).encode();
+    c1.send(&s, &[Frame::data(3, &close, false)]).await;
+    c1.wait_end(&s, 3).await;
+    // C1 never ended its half of stream 3. The server's answer is
+    // whole, so it asks C1 to stop sending, with no error (RFC 9113
+    // §8.1): RST_STREAM with NO_ERROR.
+    c1.wait(&s, "RST_STREAM on stream 3", |frames| {
+        frames
+            .iter()
+            .any(|f| f.stream == 3 && f.kind == Kind::RST_STREAM)
+    })
+    .await;
+    // Stream 1 is still open: room 1's next message comes down it.
+    post_from_elsewhere(&s, &mut c2, &c1, 1, 1, "still here").await;
+
+    let frames = http2::frames_in(&s.tap.events(), c1.conn, Dir::ToClient);
+    let settings = &frames[0];
+    assert_eq!(settings.kind, Kind::SETTINGS);
+    let enable = [0x00, 0x08, 0x00, 0x00, 0x00, 0x01];
+    assert!(settings.payload.chunks(6).any(|p| p == enable));
+    let down: Vec<ws::Frame> = socket_frames(&frames);
+    let texts: Vec<String> = down
+        .iter()
+        .map(|f| String::from_utf8_lossy(&f.payload).into_owned())
+        .collect();
+    assert!(texts[0].contains("over h1") && texts[1].contains("over h2"));
+    // The server's frames are not masked (RFC 6455 §5.1).
+    assert!(down.iter().all(|f| f.mask.is_none()));
+    assert_eq!(down[2].opcode, ws::OpCode::CLOSE);
+    assert_eq!(events_on(&frames, 1).len(), 1);
+    assert_eq!(s.transcript().counts().len(), 2);
+    assert_transcript!("websocket_h2", s.transcript().text());
+}
+// ANCHOR_END: websocket_h2
+
+/// The WebSocket frames that the DATA of stream 3 holds.
+fn socket_frames(frames: &[Frame]) -> Vec<ws::Frame> {
+    let mut bytes = data_on(frames, 3);
+    let mut out = Vec::new();
+    while let Ok(Some(decoded)) = ws::decode(&bytes, 1 << 20) {
+        bytes.drain(..decoded.wire_len());
+        out.push(decoded.frame);
+    }
+    out
+}

@@ -267,7 +267,13 @@ pub async fn serve_with<F, R, H, Fut, Io>(
             builder
                 .http2()
                 .initial_stream_window_size(256 * 1024)
-                .initial_connection_window_size(1024 * 1024);
+                .initial_connection_window_size(1024 * 1024)
+                // SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 (RFC 8441 §3): a
+                // client may open a WebSocket as one stream of this
+                // connection, with an extended CONNECT (chapter 5).
+                // Without it, a browser opens a second TCP connection
+                // for the socket, over HTTP/1.1.
+                .enable_connect_protocol();
             let conn =
                 builder.serve_connection_with_upgrades(TokioIo::new(io), service);
             if let Err(e) = watcher.watch(conn.into_owned()).await {

@@ -261,6 +261,10 @@ pub struct Shown {
 struct StreamInfo {
     /// The response is an event stream: DATA is also read as events.
     events: Option<Box<dyn Reader>>,
+    /// The request was an extended CONNECT for `websocket` (RFC 8441
+    /// §4): DATA carries WebSocket frames. A frame may span DATA
+    /// frames, so each direction keeps the bytes of an unfinished one.
+    websocket: Option<[Vec<u8>; 2]>,
 }
 
 /// A header block being collected: HEADERS or PUSH_PROMISE, then
@@ -388,6 +392,12 @@ impl Http2 {
                     note(&mut shown, format!("{pad} bytes of padding"));
                 }
                 let info = self.streams.entry(s).or_default();
+                if let Some(bufs) = info.websocket.as_mut() {
+                    let buf = &mut bufs[side];
+                    let first = websocket_rows(s, buf, data, &mut shown.rows);
+                    shown.summary = first;
+                    return shown;
+                }
                 let sse = info.events.is_some();
                 let event =
                     data_rows(s, info.events.as_deref_mut(), data, &mut shown.rows);
@@ -575,6 +585,15 @@ impl Http2 {
             let path = get(":path").unwrap_or_default();
             shown.summary = Some(format!("s{s} {method} {path}{end}"));
             shown.message = true;
+            // RFC 8441 §4: CONNECT with `:protocol` asks for a stream
+            // that carries that protocol, here WebSocket frames.
+            let protocol = get(":protocol");
+            let websocket =
+                protocol.is_some_and(|p| p.eq_ignore_ascii_case("websocket"));
+            if method == "CONNECT" && websocket {
+                self.streams.entry(s).or_default().websocket =
+                    Some(Default::default());
+            }
         } else if let Some(status) = get(":status") {
             shown.summary = Some(format!("s{s} {status}{end}"));
             shown.message = true;
@@ -709,6 +728,48 @@ fn data_rows(
             }
         }
         start = end;
+    }
+    first
+}
+
+/// DATA of a WebSocket stream (RFC 8441 §5): the WebSocket frames it
+/// completes, decoded as chapter 4's transcripts show them. `buf`
+/// holds the start of a frame that an earlier DATA frame began.
+/// Returns a summary of the first frame, for the diagram.
+fn websocket_rows(
+    stream: u32,
+    buf: &mut Vec<u8>,
+    data: &[u8],
+    rows: &mut Vec<(bool, String)>,
+) -> Option<String> {
+    buf.extend_from_slice(data);
+    let mut first = None;
+    loop {
+        match crate::websocket::decode(buf, u64::MAX >> 1) {
+            Ok(Some(decoded)) => {
+                let shown = crate::websocket::show(&decoded);
+                rows.push((
+                    true,
+                    format!("a WebSocket frame: {}", shown.header_hex),
+                ));
+                rows.push((true, format!("  {}", shown.fields)));
+                if let Some(payload) = shown.payload {
+                    rows.push((false, payload));
+                }
+                first.get_or_insert(format!("s{stream} ws {}", shown.summary));
+                buf.drain(..decoded.wire_len());
+            }
+            Ok(None) => break,
+            Err(e) => {
+                rows.push((true, format!("not a WebSocket frame: {e}")));
+                buf.clear();
+                break;
+            }
+        }
+    }
+    if !buf.is_empty() {
+        let n = buf.len();
+        rows.push((true, format!("{n} bytes of a frame that goes on")));
     }
     first
 }
