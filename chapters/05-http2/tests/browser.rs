@@ -54,12 +54,9 @@ fn carried_requests(events: &[wire::Event]) -> usize {
     up.values().filter(|reads| after_hello(reads) > 128).count()
 }
 
-// ANCHOR: limit
-#[tokio::test]
-async fn six_streams_over_http1_all_eight_over_h2() {
-    let Some(browser) = wire::browser::chromium().await else {
-        return;
-    };
+/// The chapter's server on both listeners: plain (the test server's
+/// address) and TLS, with a self-signed certificate (returned address).
+async fn start_with_tls() -> (TestServer, std::net::SocketAddr) {
     let tls_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let tls_addr = tls_listener.local_addr().unwrap();
     let tls = Tls {
@@ -72,6 +69,16 @@ async fn six_streams_over_http1_all_eight_over_h2() {
         serve(listener, Some(tls), config, shutdown)
     })
     .await;
+    (server, tls_addr)
+}
+
+// ANCHOR: limit
+#[tokio::test]
+async fn six_streams_over_http1_all_eight_over_h2() {
+    let Some(browser) = wire::browser::chromium().await else {
+        return;
+    };
+    let (server, tls_addr) = start_with_tls().await;
 
     // http:// — HTTP/1.1, through a tap that counts the connections.
     let tap = Tap::start(server.addr()).await.unwrap();
@@ -162,18 +169,7 @@ async fn chromium_opens_the_socket_as_a_stream_of_its_h2_connection() {
     let Some(browser) = wire::browser::chromium().await else {
         return;
     };
-    let tls_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let tls_addr = tls_listener.local_addr().unwrap();
-    let tls = Tls {
-        listener: tls_listener,
-        acceptor: Identity::self_signed().acceptor().unwrap(),
-    };
-    let mut config = Config::default();
-    config.sse.drain = Duration::ZERO;
-    let server = TestServer::start(|listener, shutdown| {
-        serve(listener, Some(tls), config, shutdown)
-    })
-    .await;
+    let (server, tls_addr) = start_with_tls().await;
     let tls_tap = Tap::start(tls_addr).await.unwrap();
     // Chromium's NetLog: every HTTP/2 frame it sends, headers included.
     let dir = tempfile::tempdir().unwrap();
