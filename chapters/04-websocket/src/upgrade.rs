@@ -94,25 +94,30 @@ where
     headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
     let accept = HeaderValue::from_str(&accept_key(key)).expect("base64 is ASCII");
     headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
-    if let Some(name) = subprotocol {
-        // One protocol from the client's list, or none; never one the
-        // client did not offer (RFC 6455 §4.2.2).
-        let name = HeaderValue::from_static(name);
-        headers.insert(header::SEC_WEBSOCKET_PROTOCOL, name);
-    }
-    start(on_upgrade, config, session);
-    response
+    answer(response, subprotocol, on_upgrade, config, session)
 }
-// ANCHOR_END: switch
 
-/// Once hyper has sent the answer, runs `session` on what it hands
-/// over: the TCP connection after a 101, or one HTTP/2 stream after
-/// a 200 to an extended CONNECT.
-fn start<F, Fut>(on_upgrade: OnUpgrade, config: WebSocketConfig, session: F)
+/// Names the subprotocol in `response`, and once hyper has sent it,
+/// runs `session` on what hyper hands over: the TCP connection after a
+/// 101, or one HTTP/2 stream after a 200 to an extended CONNECT.
+fn answer<F, Fut>(
+    mut response: Response,
+    subprotocol: Option<&'static str>,
+    on_upgrade: OnUpgrade,
+    config: WebSocketConfig,
+    session: F,
+) -> Response
 where
     F: FnOnce(Socket) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    if let Some(name) = subprotocol {
+        // One protocol from the client's list, or none; never one the
+        // client did not offer (RFC 6455 §4.2.2).
+        let name = HeaderValue::from_static(name);
+        let headers = response.headers_mut();
+        headers.insert(header::SEC_WEBSOCKET_PROTOCOL, name);
+    }
     tokio::spawn(async move {
         // hyper writes the answer first, then hands the bytes over:
         // what follows its head is no longer HTTP, but frames.
@@ -131,7 +136,9 @@ where
             WebSocketStream::from_raw_socket(io, Role::Server, Some(config));
         session(socket.await).await;
     });
+    response
 }
+// ANCHOR_END: switch
 
 // ANCHOR: over_h2
 /// Answers an extended CONNECT (RFC 8441 §5) with `200`, and runs
@@ -149,15 +156,14 @@ where
     F: FnOnce(Socket) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let mut response = Response::default();
-    *response.status_mut() = StatusCode::OK;
-    if let Some(name) = subprotocol {
-        let name = HeaderValue::from_static(name);
-        let headers = response.headers_mut();
-        headers.insert(header::SEC_WEBSOCKET_PROTOCOL, name);
-    }
-    start(on_upgrade, config, session);
-    response
+    // `200` is Response's default status.
+    answer(
+        Response::default(),
+        subprotocol,
+        on_upgrade,
+        config,
+        session,
+    )
 }
 // ANCHOR_END: over_h2
 

@@ -13,7 +13,8 @@
 //!   client starts with.
 //! - [`tls`]: the certificate, and ALPN, which agrees on `h2`.
 //! - [`routes`]: chapter 3's routes, plus eight rooms for the page
-//!   that shows the browser's connection limit.
+//!   that shows the browser's connection limit, and chapter 4's
+//!   socket at `/ws`, which HTTP/2 opens as a stream (RFC 8441).
 
 pub mod tls;
 

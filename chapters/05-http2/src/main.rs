@@ -15,7 +15,8 @@ use tokio_rustls::TlsAcceptor;
 /// Chapter 5 of "The Real-Time Web, Byte by Byte": chapter 3's chat,
 /// served over HTTP/1.1 and h2c on --addr and over HTTPS (HTTP/2 by
 /// ALPN) on --tls-addr. Open both URLs and compare; /limit.html opens
-/// eight event streams at once.
+/// eight event streams at once. /ws is chapter 4's socket: over HTTP/2
+/// it is one stream of the page's connection (RFC 8441).
 #[derive(Parser, Debug)]
 #[command(version, about)]
 struct Args {

@@ -723,7 +723,6 @@ async fn websocket_is_a_stream_of_the_connection() {
     let open = c1.open_events(1, "/rooms/1/events");
     c1.send(&s, &[open]).await;
     c1.wait_open(&s, 1).await;
-    // ANCHOR: extended_connect
     // RFC 8441 §4: `:protocol` names the protocol the stream will
     // carry. `:scheme` and `:path` are sent, as for a request; there is
     // no `upgrade`, no `connection` (RFC 9113 §8.2.2 forbids them) and
@@ -741,7 +740,6 @@ async fn websocket_is_a_stream_of_the_connection() {
     let block = c1.headers.encode(&fields);
     // No END_STREAM: the stream stays open both ways.
     c1.send(&s, &[Frame::headers(3, block, false)]).await;
-    // ANCHOR_END: extended_connect
     c1.wait(&s, "the 200 on stream 3", |frames| {
         frames
             .iter()
